@@ -1,0 +1,71 @@
+"""Audio encoders: float32 mono waveform `[B, samples]` -> pooled + frame features.
+
+`keras.layers.MelSpectrogram` runs inside the model (25 ms windows, 10 ms hop, log-mel
+in dB), so callers feed raw waveforms at the encoder's `sample_rate`.
+
+>>> encoder = BACKBONES.get("mel_cnn")(sample_rate=8000)
+>>> encoder(waveforms)["sequence"].shape  # (B, frames / 8, 128)
+"""
+
+import keras
+
+from mmzoo.backbones.base import encoder_model
+from mmzoo.registry import BACKBONES
+
+
+def mel_frontend(sample_rate, num_mel_bins):
+    """Waveform input and its log-mel image `[B, frames, num_mel_bins, 1]`."""
+    waveform = keras.Input((None,), dtype="float32", name="waveform")
+    window = int(round(0.025 * sample_rate))
+    fft_length = 1 << (window - 1).bit_length()
+    mel = keras.layers.MelSpectrogram(
+        fft_length=fft_length,
+        sequence_stride=int(round(0.010 * sample_rate)),
+        sequence_length=window,
+        sampling_rate=sample_rate,
+        num_mel_bins=num_mel_bins,
+        max_freq=sample_rate / 2,
+        name="log_mel",
+    )(waveform)
+    x = keras.layers.Permute((2, 1), name="time_major")(mel)
+    x = keras.layers.Reshape((-1, num_mel_bins, 1), name="add_channel")(x)
+    # Per-mel-bin BatchNorm standardises the dB scale (as in PANNs).
+    x = keras.layers.BatchNormalization(axis=2, name="mel_norm")(x)
+    return waveform, x
+
+
+def _conv_blocks(x, filters):
+    for index, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
+                                name=f"conv_{index}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{index}")(x)
+        x = keras.layers.ReLU(name=f"relu_{index}")(x)
+        x = keras.layers.MaxPooling2D(name=f"pool_{index}")(x)
+    return x
+
+
+@BACKBONES.register("mel_cnn", modality="audio")
+def mel_cnn(sample_rate=16000, num_mel_bins=64, filters=(32, 64, 128), name="mel_cnn"):
+    """2-D CNN over the log-mel image; sequence = frames (frequency averaged)."""
+    waveform, x = mel_frontend(sample_rate, num_mel_bins)
+    grid = _conv_blocks(x, filters)
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(grid)
+    sequence = keras.layers.AveragePooling2D(
+        pool_size=(1, grid.shape[2]), name="frequency_pool"
+    )(grid)
+    sequence = keras.layers.Reshape((-1, grid.shape[3]), name="frames")(sequence)
+    return encoder_model(waveform, pooled, sequence, name=name)
+
+
+@BACKBONES.register("mel_crnn", modality="audio")
+def mel_crnn(
+    sample_rate=16000, num_mel_bins=64, filters=(32, 64), units=128, name="mel_crnn"
+):
+    """CNN front end, then a GRU over time; pooled = the GRU's final state."""
+    waveform, x = mel_frontend(sample_rate, num_mel_bins)
+    grid = _conv_blocks(x, filters)
+    frames = keras.layers.Reshape((-1, grid.shape[2] * grid.shape[3]), name="frames")(grid)
+    sequence, pooled = keras.layers.GRU(
+        units, return_sequences=True, return_state=True, name="gru"
+    )(frames)
+    return encoder_model(waveform, pooled, sequence, name=name)

@@ -1,0 +1,119 @@
+"""Image encoders: float32 pixels `[B, H, W, 3]` in 0..255 -> pooled + grid features.
+
+Every encoder resizes to its `image_size` and normalises pixels itself, so callers feed
+raw pixels of any size. The `sequence` output is the final feature grid flattened to
+`[B, h * w, C]` (for attention over regions).
+
+>>> encoder = BACKBONES.get("resnet50")(image_size=224, weights="imagenet")
+>>> encoder(images)["pooled"].shape  # (B, 2048)
+"""
+
+import os
+
+import keras
+
+from mmzoo.backbones.base import encoder_model
+from mmzoo.layers import PixelNormalization, PositionEmbedding, TransformerBlock
+from mmzoo.registry import BACKBONES
+
+
+def _image_inputs(image_size, pixel_mode):
+    images = keras.Input((None, None, 3), dtype="float32", name="images")
+    x = keras.layers.Resizing(image_size, image_size, name="resize")(images)
+    return images, PixelNormalization(pixel_mode, name="pixel_normalization")(x)
+
+
+def _grid_outputs(images, grid, name):
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(grid)
+    height, width, channels = grid.shape[1:]
+    sequence = keras.layers.Reshape((height * width, channels), name="grid")(grid)
+    return encoder_model(images, pooled, sequence, name=name)
+
+
+@BACKBONES.register("simple_cnn", modality="image")
+def simple_cnn(image_size=64, filters=(32, 64, 128), weights=None, name="simple_cnn"):
+    """Conv-BatchNorm-ReLU-MaxPool blocks; a fast baseline for small images."""
+    _no_pretrained_weights("simple_cnn", weights)
+    images, x = _image_inputs(image_size, "unit")
+    for index, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
+                                name=f"conv_{index}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{index}")(x)
+        x = keras.layers.ReLU(name=f"relu_{index}")(x)
+        x = keras.layers.MaxPooling2D(name=f"pool_{index}")(x)
+    return _grid_outputs(images, x, name)
+
+
+@BACKBONES.register("vit", modality="image")
+def vit(
+    image_size=64,
+    patch_size=8,
+    embed_dim=128,
+    num_layers=4,
+    num_heads=4,
+    ffn_dim=256,
+    dropout=0.0,
+    weights=None,
+    name="vit",
+):
+    """A small Vision Transformer: patch embedding, learned positions, mean-pooled tokens."""
+    _no_pretrained_weights("vit", weights)
+    if image_size % patch_size:
+        raise ValueError(
+            f"image_size ({image_size}) must be a multiple of patch_size ({patch_size})."
+        )
+    images, x = _image_inputs(image_size, "symmetric")
+    x = keras.layers.Conv2D(embed_dim, patch_size, strides=patch_size,
+                            name="patch_embedding")(x)
+    num_patches = (image_size // patch_size) ** 2
+    x = keras.layers.Reshape((num_patches, embed_dim), name="patches")(x)
+    x = PositionEmbedding(num_patches, name="positions")(x)
+    for index in range(num_layers):
+        x = TransformerBlock(num_heads, embed_dim // num_heads, ffn_dim, dropout,
+                             name=f"block_{index}")(x)
+    sequence = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    pooled = keras.layers.GlobalAveragePooling1D(name="mean_pool")(sequence)
+    return encoder_model(images, pooled, sequence, name=name)
+
+
+def _application(constructor, pixel_mode, image_size, weights, name):
+    if weights not in (None, "imagenet") and not os.path.exists(weights):
+        raise FileNotFoundError(
+            f"{name}: weights must be None, 'imagenet' or an existing .h5 file; "
+            f"received {weights!r}, which does not exist."
+        )
+    images, x = _image_inputs(image_size, pixel_mode)
+    network = constructor(
+        include_top=False, weights=weights, input_shape=(image_size, image_size, 3)
+    )
+    return _grid_outputs(images, network(x), name)
+
+
+@BACKBONES.register("resnet50", modality="image")
+def resnet50(image_size=224, weights=None, name="resnet50"):
+    """`keras.applications.ResNet50` without its top; `weights` None, 'imagenet' or a path."""
+    return _application(keras.applications.ResNet50, "caffe", image_size, weights, name)
+
+
+@BACKBONES.register("mobilenet_v2", modality="image")
+def mobilenet_v2(image_size=224, weights=None, name="mobilenet_v2"):
+    """`keras.applications.MobileNetV2` without its top; `weights` None, 'imagenet' or a path."""
+    return _application(
+        keras.applications.MobileNetV2, "symmetric", image_size, weights, name
+    )
+
+
+@BACKBONES.register("efficientnet_b0", modality="image")
+def efficientnet_b0(image_size=224, weights=None, name="efficientnet_b0"):
+    """`keras.applications.EfficientNetB0` (it normalises 0..255 pixels itself)."""
+    return _application(
+        keras.applications.EfficientNetB0, "raw", image_size, weights, name
+    )
+
+
+def _no_pretrained_weights(backbone, weights):
+    if weights is not None:
+        raise ValueError(
+            f"{backbone} has no pretrained weights; received weights={weights!r}. "
+            "Use weights=None, or resnet50 / mobilenet_v2 / efficientnet_b0."
+        )

@@ -1,0 +1,109 @@
+"""Text encoders: int32 token ids `[B, T]` (0 = padding) -> pooled + sequence features.
+
+Every encoder masks padding, so a sentence and the same sentence with extra padding give
+the same pooled output.
+
+>>> encoder = BACKBONES.get("bigru")(vocab_size=1000)
+>>> encoder(ids)["pooled"].shape  # (B, 128)
+"""
+
+import keras
+
+from mmzoo.backbones.base import encoder_model
+from mmzoo.layers import (
+    MaskedGlobalPooling1D,
+    PaddingMask,
+    PositionEmbedding,
+    TransformerBlock,
+    ZeroMasked,
+)
+from mmzoo.registry import BACKBONES
+
+
+def _token_inputs(vocab_size, embed_dim, name):
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    mask = PaddingMask(name="padding_mask")(ids)
+    embedded = keras.layers.Embedding(
+        vocab_size, embed_dim, mask_zero=True, name="token_embedding"
+    )(ids)
+    return ids, mask, embedded
+
+
+def _recurrent(cell, bidirectional, vocab_size, embed_dim, units, name):
+    ids, mask, embedded = _token_inputs(vocab_size, embed_dim, name)
+    rnn = cell(units, return_sequences=True, return_state=True, name=cell.__name__.lower())
+    if bidirectional:
+        outputs = keras.layers.Bidirectional(rnn, name="bidirectional")(embedded, mask=mask)
+        sequence, states = outputs[0], outputs[1:]
+        # LSTM returns (h, c) per direction; keep the hidden states only.
+        step = len(states) // 2
+        pooled = keras.layers.Concatenate(name="final_states")([states[0], states[step]])
+    else:
+        sequence, pooled = rnn(embedded, mask=mask)[:2]
+    return encoder_model(ids, pooled, sequence, mask, name=name)
+
+
+@BACKBONES.register("lstm", modality="text")
+def lstm(vocab_size=20000, embed_dim=128, units=128, max_length=None, name="lstm"):
+    """Embedding -> LSTM(units); pooled = the last valid step (the classic design)."""
+    return _recurrent(keras.layers.LSTM, False, vocab_size, embed_dim, units, name)
+
+
+@BACKBONES.register("bilstm", modality="text")
+def bilstm(vocab_size=20000, embed_dim=128, units=64, max_length=None, name="bilstm"):
+    """Embedding -> bidirectional LSTM; pooled = both final states, `2 * units` wide."""
+    return _recurrent(keras.layers.LSTM, True, vocab_size, embed_dim, units, name)
+
+
+@BACKBONES.register("bigru", modality="text")
+def bigru(vocab_size=20000, embed_dim=128, units=64, max_length=None, name="bigru"):
+    """Embedding -> bidirectional GRU; pooled = both final states, `2 * units` wide."""
+    return _recurrent(keras.layers.GRU, True, vocab_size, embed_dim, units, name)
+
+
+@BACKBONES.register("cnn", modality="text")
+def cnn(
+    vocab_size=20000,
+    embed_dim=128,
+    filters=64,
+    widths=(3, 4, 5),
+    max_length=None,
+    name="text_cnn",
+):
+    """Kim (2014)-style multi-width 1-D convolutions, masked max-pooling over time.
+
+    Padded embeddings are zeroed first, so windows that reach into padding see the same
+    zeros as the convolution's own 'same' padding.
+    """
+    ids, mask, embedded = _token_inputs(vocab_size, embed_dim, name)
+    embedded = ZeroMasked(name="zero_padding")(embedded, mask=mask)
+    maps = [
+        keras.layers.Conv1D(filters, width, padding="same", activation="relu",
+                            name=f"conv_{width}")(embedded)
+        for width in widths
+    ]
+    sequence = maps[0] if len(maps) == 1 else keras.layers.Concatenate(name="maps")(maps)
+    pooled = MaskedGlobalPooling1D("max", name="max_pool")(sequence, mask=mask)
+    return encoder_model(ids, pooled, sequence, mask, name=name)
+
+
+@BACKBONES.register("transformer", modality="text")
+def transformer(
+    vocab_size=20000,
+    embed_dim=128,
+    num_layers=2,
+    num_heads=4,
+    ffn_dim=256,
+    max_length=128,
+    dropout=0.1,
+    name="text_transformer",
+):
+    """A small pre-norm Transformer encoder with learned positions and masked mean pooling."""
+    ids, mask, embedded = _token_inputs(vocab_size, embed_dim, name)
+    x = PositionEmbedding(max_length, name="positions")(embedded)
+    for index in range(num_layers):
+        x = TransformerBlock(num_heads, embed_dim // num_heads, ffn_dim, dropout,
+                             name=f"block_{index}")(x, mask=mask)
+    sequence = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    pooled = MaskedGlobalPooling1D("mean", name="mean_pool")(sequence, mask=mask)
+    return encoder_model(ids, pooled, sequence, mask, name=name)

@@ -1,0 +1,19 @@
+"""Shared building blocks used by backbones, fusion layers and tasks."""
+
+from mmzoo.layers.image import PixelNormalization
+from mmzoo.layers.masking import PaddingMask, ZeroMasked, apply_mask
+from mmzoo.layers.pooling import MaskedGlobalPooling1D
+from mmzoo.layers.positional import PositionEmbedding
+from mmzoo.layers.presence import ModalityInputs
+from mmzoo.layers.transformer import TransformerBlock
+
+__all__ = [
+    "ModalityInputs",
+    "MaskedGlobalPooling1D",
+    "PaddingMask",
+    "PixelNormalization",
+    "PositionEmbedding",
+    "TransformerBlock",
+    "ZeroMasked",
+    "apply_mask",
+]

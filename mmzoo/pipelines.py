@@ -1,0 +1,54 @@
+"""Raw inputs in, readable predictions out, as in Hugging Face pipelines.
+
+>>> classify = mmzoo.pipeline("sentiment_late", weights="avdigits")
+>>> classify(image="seven.png", audio="seven.wav")
+[{'label': '7', 'score': 0.98}]
+>>> classify(image=["a.png", "b.png"], audio=["a.wav", "b.wav"], top_k=2)
+[[{...}, {...}], [{...}, {...}]]
+"""
+
+import numpy as np
+
+from mmzoo.zoo import load
+
+
+class ClassificationPipeline:
+    """Wraps a `Classifier`: strings, image paths/bytes/arrays, WAV paths/bytes/arrays."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, text=None, image=None, audio=None, top_k=1):
+        if int(top_k) < 1:
+            raise ValueError(f"top_k must be at least 1, received {top_k}.")
+        batched = (_is_batch(text, 1) or _is_batch(image, 4) or _is_batch(audio, 2))
+        inputs = self.model.preprocess(text=text, image=image, audio=audio)
+        scores = np.asarray(self.model(inputs, training=False))
+        labels = self.model.labels
+        results = [
+            [{"label": labels[i], "score": float(row[i])}
+             for i in np.argsort(-row)[: int(top_k)]]
+            for row in scores
+        ]
+        return results if batched else results[0]
+
+
+def _is_batch(value, batch_rank):
+    if isinstance(value, (list, tuple)):
+        return True
+    return isinstance(value, np.ndarray) and value.ndim == batch_rank
+
+
+_PIPELINES = {"classifier": ClassificationPipeline}
+
+
+def pipeline(name_or_model, weights=None, **overrides):
+    """A callable for preset `name_or_model` (or a model) that takes raw inputs."""
+    if isinstance(name_or_model, str):
+        model = load(name_or_model, weights=weights, **overrides)
+    else:
+        model = name_or_model
+    task = type(model).__name__.lower()
+    if task not in _PIPELINES:
+        raise ValueError(f"No pipeline for {type(model).__name__} models.")
+    return _PIPELINES[task](model)

@@ -1,0 +1,84 @@
+"""Images: encoded bytes, file paths or arrays -> float32 RGB `[H, W, 3]` in 0..255.
+
+Decoding runs in TensorFlow ops, so the same code serves Python pipelines and the
+exported SavedModel. Grayscale images are repeated to 3 channels and alpha is dropped.
+
+>>> decode_image(tf.io.read_file("cat.png"), size=64).shape  # (64, 64, 3)
+>>> load_images(["cat.png", np.zeros((28, 28))], size=64).shape  # (2, 64, 64, 3)
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+
+def decode_image(data, size=None):
+    """Decodes PNG/JPEG/GIF/BMP bytes to float32 RGB, resized to `size` x `size` if given.
+
+    Raises `tf.errors.InvalidArgumentError` for empty or non-image bytes.
+    """
+    data = tf.convert_to_tensor(data, dtype=tf.string)
+    tf.debugging.assert_greater(
+        tf.strings.length(data), 0, message="image bytes are empty"
+    )
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    image = tf.cast(image, tf.float32)
+    image.set_shape((None, None, 3))
+    if size is not None:
+        image = resize(image, size)
+    return image
+
+
+def resize(image, size):
+    """Bilinear resize to `size` x `size`, float32 (exact copy when already that size)."""
+    return tf.image.resize(tf.cast(image, tf.float32), (size, size))
+
+
+def to_rgb(array, name="image"):
+    """A numpy image `[H, W]`, `[H, W, 1]`, `[H, W, 3]` or `[H, W, 4]` as float32 RGB."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "uif" or array.dtype == np.bool_:
+        raise ValueError(
+            f"'{name}' must hold numeric pixels, received dtype {array.dtype}."
+        )
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4) or 0 in array.shape:
+        raise ValueError(
+            f"'{name}' must be an image of shape [H, W], [H, W, 1], [H, W, 3] or "
+            f"[H, W, 4]; received shape {array.shape}."
+        )
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return array[..., :3].astype(np.float32)
+
+
+def load_image(image, size=None, name="image"):
+    """One image from a path, encoded bytes or an array -> float32 `[H, W, 3]` numpy."""
+    if isinstance(image, (str, os.PathLike)):
+        if not os.path.exists(image):
+            raise FileNotFoundError(f"'{name}': no such image file: {image}")
+        with open(image, "rb") as handle:
+            image = handle.read()
+    if isinstance(image, bytes):
+        try:
+            return decode_image(image, size).numpy()
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(
+                f"'{name}' could not be decoded as an image "
+                f"({len(image)} bytes): {error.message.splitlines()[0]}"
+            ) from None
+    array = to_rgb(image, name)
+    return array if size is None else resize(array, size).numpy()
+
+
+def load_images(images, size, name="image"):
+    """A batch `[B, size, size, 3]` from one image or a list of paths/bytes/arrays."""
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        images = list(images)
+    elif not isinstance(images, (list, tuple)):
+        images = [images]
+    if not images:
+        raise ValueError(f"'{name}' is an empty batch; pass at least one image.")
+    return np.stack([load_image(image, size, name) for image in images])

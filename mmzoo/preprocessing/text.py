@@ -1,0 +1,64 @@
+"""Text -> token ids with Keras' `TextVectorization` (lower-cased, punctuation stripped).
+
+Id 0 is padding and id 1 the out-of-vocabulary token. The vocabulary is a constructor
+argument of every task, so it travels in the model config, the `.keras` file, the weights
+folder and the SavedModel.
+
+>>> vectorizer = text_vectorizer(vocab_size=1000, sequence_length=8)
+>>> vectorizer.adapt(["a red circle", "a blue square"])
+>>> vectorizer(["a red square"])  # [[2, 3, 4, 0, 0, 0, 0, 0]] (ids depend on counts)
+"""
+
+import keras
+import numpy as np
+
+RESERVED_TOKENS = 2  # padding "" and "[UNK]"
+
+
+def text_vectorizer(vocab_size, sequence_length, vocabulary=None, name="text_vectorizer"):
+    """A `TextVectorization` producing int ids padded/truncated to `sequence_length`."""
+    if vocabulary is not None and len(vocabulary) == 0:
+        vocabulary = None
+    if vocabulary is not None and len(vocabulary) + RESERVED_TOKENS > vocab_size:
+        raise ValueError(
+            f"The vocabulary has {len(vocabulary)} words but vocab_size={vocab_size} "
+            f"leaves room for {vocab_size - RESERVED_TOKENS}."
+        )
+    return keras.layers.TextVectorization(
+        max_tokens=vocab_size,
+        output_mode="int",
+        output_sequence_length=sequence_length,
+        vocabulary=None if vocabulary is None else list(vocabulary),
+        name=name,
+    )
+
+
+def vocabulary_of(vectorizer):
+    """The learned words (no padding or OOV token), or `[]` before `adapt`."""
+    try:
+        words = vectorizer.get_vocabulary(include_special_tokens=False)
+    except Exception:  # an unadapted lookup table raises on read
+        return []
+    return [str(word) for word in words]
+
+
+def check_vocabulary(vectorizer, owner="this model"):
+    """Raises a ValueError explaining how to get a vocabulary when there is none."""
+    if not vocabulary_of(vectorizer):
+        raise ValueError(
+            f"The text vocabulary of {owner} is empty. Load trained weights "
+            "(mmzoo.load(name, weights=...)) or build one from your texts with "
+            "model.adapt_text(texts) before passing raw strings."
+        )
+
+
+def as_string_batch(texts, name="text"):
+    """A 1-D numpy array of str from a string or a sequence of strings."""
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    array = np.asarray(texts, dtype=object)
+    if array.ndim != 1 or not all(isinstance(t, (str, bytes)) for t in array):
+        raise ValueError(
+            f"'{name}' expects a string or a list of strings, received {texts!r:.80}."
+        )
+    return np.array([t.decode() if isinstance(t, bytes) else t for t in array])

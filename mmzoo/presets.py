@@ -1,0 +1,66 @@
+"""The named models: plain data, registered in `mmzoo.registry.PRESETS`.
+
+Each preset names its task (a key of `mmzoo.registry.TASKS`), a one-line description
+and the constructor arguments of that task. `mmzoo.load(name, **overrides)` merges
+overrides into `config`.
+"""
+
+from mmzoo.registry import PRESETS
+
+_SENTIMENT = "Text + image + audio classifier"
+
+PRESET_SPECS = {
+    "sentiment_early": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, early fusion: concatenated features, linear head "
+                       "(the classic TensorFlow multimodal sentiment model).",
+        "config": {"fusion": "concat"},
+    },
+    "sentiment_late": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, late fusion: per-modality heads, logits averaged "
+                       "with learned weights.",
+        "config": {"fusion": "late", "fusion_options": {"learn_weights": True}},
+    },
+    "sentiment_hybrid": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, hybrid fusion: early and late decisions combined, "
+                       "unimodal heads trained with an auxiliary loss.",
+        "config": {"fusion": "hybrid", "aux_loss_weight": 0.5},
+    },
+    "sentiment_attention": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, modality attention over projected features.",
+        "config": {"fusion": "attention", "fusion_options": {"dim": 128},
+                   "head_units": [128], "dropout": 0.2},
+    },
+    "sentiment_tfn": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, Tensor Fusion Network (Zadeh et al. 2017).",
+        "config": {"fusion": "tensor", "fusion_options": {"dim": 16},
+                   "head_units": [64], "dropout": 0.2},
+    },
+    "sentiment_lmf": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, Low-rank Multimodal Fusion (Liu et al. 2018).",
+        "config": {"fusion": "low_rank", "fusion_options": {"units": 128, "rank": 4},
+                   "head_units": [64], "dropout": 0.2},
+    },
+    "sentiment_gmu": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, Gated Multimodal Units (Arevalo et al. 2017).",
+        "config": {"fusion": "gated", "fusion_options": {"units": 128},
+                   "head_units": [64], "dropout": 0.2},
+    },
+    "sentiment_mult": {
+        "task": "classifier",
+        "description": f"{_SENTIMENT}, MulT cross-modal transformer over sequences "
+                       "(Tsai et al. 2019).",
+        "config": {"fusion": "cross_transformer",
+                   "fusion_options": {"dim": 64, "num_heads": 4, "num_layers": 1},
+                   "head_units": [64], "dropout": 0.2},
+    },
+}
+
+for _name, _spec in PRESET_SPECS.items():
+    PRESETS.register(_name, _spec, task=_spec["task"])

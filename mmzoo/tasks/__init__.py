@@ -1,0 +1,6 @@
+"""Task models: backbones + fusion + a head, registered in `mmzoo.registry.TASKS`."""
+
+from mmzoo.tasks.base import Task
+from mmzoo.tasks.classifier import Classifier
+
+__all__ = ["Classifier", "Task"]

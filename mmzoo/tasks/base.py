@@ -1,0 +1,187 @@
+"""What every mmzoo task model shares.
+
+A task is a functional `keras.Model` built from its constructor arguments (the
+KerasHub pattern): `get_config()` returns those arguments, so `.keras` files reload
+with plain `keras.saving.load_model`. The base class adds input validation with errors
+that name the input, dict inputs with optional modalities, and text vocabularies.
+"""
+
+import difflib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mmzoo.preprocessing.text import check_vocabulary, vocabulary_of
+
+# Accepted dtype kinds per input (numpy kind codes), and how to describe them.
+_DTYPE_KINDS = {"int32": ("iu", "integer token ids"), "float32": ("fiu", "float32")}
+
+
+class Task(keras.Model):
+    """Base class of mmzoo models. Subclasses call `super().__init__(inputs=..., outputs=...)`
+    with a dict of named inputs, then `self._set_config(...)`.
+
+    >>> model = mmzoo.load("sentiment_late")
+    >>> model({"image": images, "audio": waves})   # any subset of the modalities
+    """
+
+    # name -> (numpy dtype kinds accepted, description); subclasses refine.
+    input_dtype_kinds = {}
+
+    def _set_config(self, config):
+        self._task_config = dict(config)
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update(self._task_config)
+        for input_name, vectorizer in self.text_vectorizers.items():
+            config[self.vocabulary_argument(input_name)] = vocabulary_of(vectorizer) or None
+        return config
+
+    def compile_from_config(self, config):
+        # Keras skips restoring the compile state of models with a custom compile();
+        # ours takes the standard arguments, so restore it.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # ----- text vocabularies -------------------------------------------------------
+    @property
+    def text_vectorizers(self):
+        """dict input name -> `TextVectorization` for the model's text inputs."""
+        return {}
+
+    def vocabulary_argument(self, input_name):
+        return "vocabulary"
+
+    def adapt_text(self, texts, input_name=None, batch_size=256):
+        """Builds the text vocabulary from `texts` (a list of strings or a string dataset)."""
+        vectorizers = self.text_vectorizers
+        if not vectorizers:
+            raise ValueError(f"{type(self).__name__} has no text input to adapt.")
+        input_name = input_name or next(iter(vectorizers))
+        if input_name not in vectorizers:
+            raise ValueError(
+                f"Unknown text input {input_name!r}; expected one of {list(vectorizers)}."
+            )
+        vectorizers[input_name].adapt(texts, batch_size=batch_size)
+        return self
+
+    # ----- export --------------------------------------------------------------------
+    def tensor_signature(self):
+        """TensorSpecs of the model's own inputs (every input present)."""
+        return {
+            name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
+            for name, tensor in self._inputs_struct.items()
+        }
+
+    def serving_endpoints(self):
+        """name -> (function, input_signature) for `mmzoo.export`; the first is the
+        SavedModel's `serving_default`."""
+        for vectorizer in self.text_vectorizers.values():
+            check_vocabulary(vectorizer, type(self).__name__)
+
+        def serve(raw):
+            outputs = self(self.preprocess_raw(raw), training=False)
+            return self.postprocess_raw(outputs)
+
+        def serve_tensors(inputs):
+            return {"scores": self(inputs, training=False)}
+
+        return {
+            "serve": (serve, [self.raw_signature()]),
+            "serve_tensors": (serve_tensors, [self.tensor_signature()]),
+        }
+
+    # ----- inputs ------------------------------------------------------------------
+    @property
+    def input_names(self):
+        return list(self._inputs_struct)
+
+    def standardize_inputs(self, inputs):
+        """Checks `inputs` and returns the full input dict (None for absent modalities)."""
+        names = self.input_names
+        if not isinstance(inputs, dict):
+            if len(names) == 1:
+                inputs = {names[0]: inputs}
+            else:
+                raise ValueError(
+                    f"{type(self).__name__} expects a dict keyed by input name "
+                    f"{names}, received {type(inputs).__name__}."
+                )
+        unknown = [key for key in inputs if key not in names]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"Unknown input name {unknown[0]!r}.{hint} This model takes {names}."
+            )
+        given = {key: value for key, value in inputs.items() if value is not None}
+        if not given:
+            raise ValueError(f"No input given; this model takes {names}.")
+        self._check_inputs(given)
+        return {name: inputs.get(name) for name in names}
+
+    def _check_inputs(self, given):
+        batch_sizes = {}
+        for name, value in given.items():
+            reference = self._inputs_struct[name]
+            shape = tuple(getattr(value, "shape", np.shape(value)))
+            dtype = _dtype_of(value)
+            kinds, wanted = self.input_dtype_kinds.get(
+                name, _DTYPE_KINDS.get(reference.dtype, ("fiu", reference.dtype)))
+            expected = f"shape {_shape_text(reference.shape)} of {wanted}"
+            if dtype is not None and dtype.kind not in kinds:
+                hint = ""
+                if dtype.kind in "OSU":
+                    hint = " (raw inputs go through mmzoo.pipeline or model.preprocess)"
+                raise ValueError(
+                    f"Input '{name}' expected {expected}, received dtype {dtype}{hint}."
+                )
+            if len(shape) != len(reference.shape) or any(
+                want is not None and got is not None and want != got
+                for want, got in zip(reference.shape[1:], shape[1:])
+            ):
+                raise ValueError(
+                    f"Input '{name}' expected {expected}, received shape {list(shape)}."
+                )
+            if shape[0] == 0 or any(d == 0 for d in shape[1:]):
+                raise ValueError(
+                    f"Input '{name}' is empty (shape {list(shape)}); "
+                    f"expected {expected} with at least one example."
+                )
+            if shape[0] is not None:
+                batch_sizes[name] = shape[0]
+        if len(set(batch_sizes.values())) > 1:
+            raise ValueError(f"Inputs disagree on the batch size: {batch_sizes}.")
+
+    def __call__(self, inputs, *args, **kwargs):
+        if not isinstance(inputs, keras.KerasTensor) and not (
+            isinstance(inputs, dict)
+            and any(isinstance(v, keras.KerasTensor) for v in inputs.values())
+        ):
+            inputs = self.standardize_inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        if isinstance(x, (dict, np.ndarray)):
+            given = self.standardize_inputs(x)
+            x = {k: v for k, v in given.items() if v is not None}
+        return super().predict(x, *args, **kwargs)
+
+
+def _dtype_of(value):
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return np.asarray(value).dtype
+    try:
+        return np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+    except TypeError:
+        return np.dtype(str(dtype)) if str(dtype) != "string" else np.dtype(object)
+
+
+def _shape_text(shape):
+    return "[" + ", ".join("B" if i == 0 else ("?" if d is None else str(d))
+                           for i, d in enumerate(shape)) + "]"

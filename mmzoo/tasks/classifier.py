@@ -1,0 +1,343 @@
+"""Multimodal classification (sentiment, emotion, digits...): backbones + fusion + head.
+
+>>> model = Classifier(modalities=("text", "image"), fusion="late", num_classes=3,
+...                    text_backbone="bigru", image_backbone="simple_cnn")
+>>> model.adapt_text(["a good day", "a bad day"])
+>>> model({"text": ids, "image": pixels}).shape   # (B, 3) class probabilities
+>>> model({"image": pixels})                       # text missing: masked in the fusion
+
+`Classifier(modalities=("text", "image"), text_backbone="lstm",
+image_backbone="resnet50")` with the default concat fusion is exactly the classic
+TensorFlow multimodal sentiment model: Embedding -> LSTM(128), ResNet50 -> global
+average pooling, concatenate, Dense(num_classes, softmax).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from mmzoo.backbones import MODALITIES, build_backbone
+from mmzoo.fusion import build_fusion
+from mmzoo.layers import ModalityInputs
+from mmzoo.preprocessing import (
+    as_string_batch,
+    check_vocabulary,
+    decode_image,
+    decode_wav,
+    load_audios,
+    load_images,
+    text_vectorizer,
+)
+from mmzoo.registry import FUSIONS, TASKS
+from mmzoo.tasks.base import Task
+
+_INPUT_SPECS = {
+    "text": ((None,), "int32"),
+    "image": ((None, None, 3), "float32"),
+    "audio": ((None,), "float32"),
+}
+# What stands in for a missing modality; the fusion masks it out.
+_FILLER_SHAPES = {"text": (1,), "image": (32, 32, 3)}
+
+
+@TASKS.register("classifier")
+@keras.saving.register_keras_serializable(package="mmzoo")
+class Classifier(Task):
+    """Multimodal classifier over any non-empty subset of text, image and audio.
+
+    Args:
+        modalities: the inputs, a subset of ("text", "image", "audio").
+        num_classes: number of classes; `class_names` optionally names them.
+        fusion: a name from `mmzoo.registry.FUSIONS`; `fusion_options` its arguments.
+        text_backbone, image_backbone, audio_backbone: names from `BACKBONES`;
+            `text_options`, `image_options`, `audio_options` their extra arguments.
+        image_size: side of the square image the backbone sees (its default if None).
+        image_weights: None, "imagenet" or a path, for keras.applications backbones.
+        sample_rate, clip_seconds: audio rate and the clip length pipelines pad/cut to.
+        vocab_size, sequence_length, vocabulary: the text vectorizer.
+        head_units, dropout: hidden layers and dropout of the classification head.
+        modality_dropout: probability of hiding each present modality in training.
+        aux_loss_weight: weight of the unimodal losses of fusions that return them
+            (`hybrid`).
+        activation: of the output ("softmax" probabilities, or None for logits).
+    """
+
+    input_dtype_kinds = {
+        "text": ("iu", "integer token ids"),
+        "image": ("fiu", "pixel values 0..255"),
+        "audio": ("f", "float32 waveform in [-1, 1]"),
+    }
+
+    def __init__(
+        self,
+        modalities=("text", "image", "audio"),
+        num_classes=2,
+        class_names=None,
+        fusion="concat",
+        fusion_options=None,
+        text_backbone="bigru",
+        image_backbone="simple_cnn",
+        audio_backbone="mel_cnn",
+        text_options=None,
+        image_options=None,
+        audio_options=None,
+        image_size=None,
+        image_weights=None,
+        sample_rate=16000,
+        clip_seconds=1.0,
+        vocab_size=20000,
+        sequence_length=64,
+        vocabulary=None,
+        head_units=(),
+        dropout=0.0,
+        modality_dropout=0.0,
+        aux_loss_weight=0.5,
+        activation="softmax",
+        **kwargs,
+    ):
+        modalities = _check_modalities(modalities)
+        num_classes = int(num_classes)
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, received {num_classes}.")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(
+                f"class_names has {len(class_names)} names for num_classes={num_classes}."
+            )
+        backbone_names = {"text": text_backbone, "image": image_backbone,
+                          "audio": audio_backbone}
+        options = {"text": dict(text_options or {}), "image": dict(image_options or {}),
+                   "audio": dict(audio_options or {})}
+        options["text"].setdefault("vocab_size", vocab_size)
+        if text_backbone == "transformer":
+            options["text"].setdefault("max_length", sequence_length)
+        options["image"].setdefault("weights", image_weights)
+        if image_size is not None:
+            options["image"].setdefault("image_size", image_size)
+        options["audio"].setdefault("sample_rate", sample_rate)
+        clip_samples = int(round(sample_rate * clip_seconds))
+
+        inputs = {
+            m: keras.Input(_INPUT_SPECS[m][0], dtype=_INPUT_SPECS[m][1], name=m,
+                           optional=len(modalities) > 1)
+            for m in modalities
+        }
+        fill_specs = {
+            m: (_FILLER_SHAPES.get(m, (clip_samples,)), _INPUT_SPECS[m][1])
+            for m in modalities
+        }
+        filled, presence = ModalityInputs(
+            fill_specs, modality_dropout, name="modality_inputs")(inputs)
+        encoders = {
+            m: build_backbone(m, backbone_names[m], name=f"{m}_backbone", **options[m])
+            for m in modalities
+        }
+        encoded = {m: encoders[m](filled[m]) for m in modalities}
+
+        fusion_class = FUSIONS.get(fusion)
+        fusion_options = dict(fusion_options or {})
+        if fusion_class.produces_logits:
+            fusion_options["num_classes"] = num_classes
+        fusion_layer = build_fusion(fusion, modalities, name="fusion", **fusion_options)
+        kind = "sequence" if fusion_class.input_kind == "sequence" else "pooled"
+        features = {m: encoded[m][kind] for m in modalities}
+        masks = {m: encoded[m]["sequence_mask"] for m in modalities
+                 if kind == "sequence" and "sequence_mask" in encoded[m]}
+        fused = fusion_layer(features, presence=presence, sequence_masks=masks or None)
+
+        auxiliary = None
+        if fusion_class.auxiliary_outputs:
+            fused, auxiliary = fused
+        if fusion_class.produces_logits:
+            logits = fused
+        else:
+            x = fused
+            for index, units in enumerate(head_units):
+                if dropout:
+                    x = keras.layers.Dropout(dropout, name=f"head_dropout_{index}")(x)
+                x = keras.layers.Dense(units, activation="relu",
+                                       name=f"head_hidden_{index}")(x)
+            if dropout:
+                x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+            logits = keras.layers.Dense(num_classes, name="head_logits")(x)
+        predictions = keras.layers.Activation(
+            activation, dtype="float32", name="predictions")(logits)
+        outputs = predictions
+        if auxiliary is not None:
+            stacked = keras.layers.Concatenate(name="aux_presence")(
+                [keras.layers.Reshape((1,), name=f"presence_{m}")(presence[m])
+                 for m in modalities]) if len(modalities) > 1 else keras.layers.Reshape(
+                    (1,), name=f"presence_{modalities[0]}")(presence[modalities[0]])
+            outputs = {"predictions": predictions, "aux_logits": auxiliary,
+                       "aux_presence": stacked}
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.modalities = modalities
+        self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names is not None else None
+        self.aux_loss_weight = float(aux_loss_weight)
+        self.has_auxiliary_outputs = auxiliary is not None
+        self.sample_rate = int(sample_rate)
+        self.clip_samples = clip_samples
+        self.image_size = (
+            encoders["image"].get_layer("resize").height if "image" in modalities else None
+        )
+        self.text_vectorizer = (
+            text_vectorizer(vocab_size, sequence_length, vocabulary)
+            if "text" in modalities else None
+        )
+        self._set_config({
+            "modalities": modalities,
+            "num_classes": num_classes,
+            "class_names": self.class_names,
+            "fusion": fusion,
+            "fusion_options": {k: v for k, v in fusion_options.items()
+                               if k != "num_classes"},
+            "text_backbone": text_backbone,
+            "image_backbone": image_backbone,
+            "audio_backbone": audio_backbone,
+            "text_options": dict(text_options or {}),
+            "image_options": dict(image_options or {}),
+            "audio_options": dict(audio_options or {}),
+            "image_size": image_size,
+            # Trained weights come from the saved file, never a fresh download.
+            "image_weights": None,
+            "sample_rate": sample_rate,
+            "clip_seconds": clip_seconds,
+            "vocab_size": vocab_size,
+            "sequence_length": sequence_length,
+            "head_units": list(head_units),
+            "dropout": dropout,
+            "modality_dropout": modality_dropout,
+            "aux_loss_weight": aux_loss_weight,
+            "activation": activation,
+        })
+
+    def summary_fields(self):
+        """The few facts `mmzoo.describe` and `mmzoo list` show."""
+        config = self._task_config
+        return {
+            "modalities": list(self.modalities),
+            "backbones": {m: config[f"{m}_backbone"] for m in self.modalities},
+            "fusion": config["fusion"],
+        }
+
+    # ----- labels ------------------------------------------------------------------
+    @property
+    def labels(self):
+        """Class names, or "LABEL_i" when the model has none."""
+        return self.class_names or [f"LABEL_{i}" for i in range(self.num_classes)]
+
+    @property
+    def text_vectorizers(self):
+        return {"text": self.text_vectorizer} if self.text_vectorizer is not None else {}
+
+    # ----- training ----------------------------------------------------------------
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """Adam(1e-3), sparse categorical cross-entropy and accuracy unless given."""
+        from_logits = self._task_config["activation"] is None
+        super().compile(
+            optimizer=keras.optimizers.Adam(1e-3) if optimizer == "auto" else optimizer,
+            loss=(keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+                  if loss == "auto" else loss),
+            metrics=["accuracy"] if metrics == "auto" else metrics,
+            **kwargs,
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        outputs = super().call(inputs, training=training, mask=mask)
+        if self.has_auxiliary_outputs and not training:
+            return outputs["predictions"]
+        return outputs
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        outputs = super().compute_output_spec(inputs, training=training, mask=mask)
+        return outputs["predictions"] if isinstance(outputs, dict) else outputs
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not isinstance(y_pred, dict):
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        loss = super().compute_loss(
+            x, y, y_pred["predictions"], sample_weight, training=training)
+        return loss + self.aux_loss_weight * unimodal_loss(
+            y, y_pred["aux_logits"], y_pred["aux_presence"])
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if isinstance(y_pred, dict):
+            y_pred = y_pred["predictions"]
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    # ----- raw inputs --------------------------------------------------------------
+    def preprocess(self, text=None, image=None, audio=None):
+        """Raw inputs -> model inputs (numpy), for the modalities given.
+
+        text: a string or list of strings; image: paths, encoded bytes or arrays
+        (grayscale and RGBA are converted, any size is resized); audio: WAV paths,
+        WAV bytes or 1-D waveforms at `sample_rate` (padded/cut to `clip_seconds`).
+        """
+        raw = {"text": text, "image": image, "audio": audio}
+        for name, value in raw.items():
+            if value is not None and name not in self.modalities:
+                raise ValueError(
+                    f"This model takes {self.modalities}; it has no '{name}' input.")
+        inputs = {}
+        if text is not None:
+            check_vocabulary(self.text_vectorizer)
+            inputs["text"] = self.text_vectorizer(as_string_batch(text)).numpy().astype(
+                "int32")
+        if image is not None:
+            inputs["image"] = load_images(image, self.image_size)
+        if audio is not None:
+            inputs["audio"] = load_audios(audio, self.sample_rate, self.clip_samples)
+        if not inputs:
+            raise ValueError(f"No input given; this model takes {self.modalities}.")
+        return inputs
+
+    def raw_signature(self):
+        """TensorSpecs of the exported raw-input endpoint: one string per example."""
+        return {m: tf.TensorSpec((None,), tf.string, name=m) for m in self.modalities}
+
+    def preprocess_raw(self, raw):
+        """Graph version of `preprocess` for the export: strings, image and WAV bytes."""
+        inputs = {}
+        if "text" in raw:
+            inputs["text"] = tf.cast(self.text_vectorizer(raw["text"]), tf.int32)
+        if "image" in raw:
+            size = self.image_size
+            inputs["image"] = tf.map_fn(
+                lambda data: decode_image(data, size), raw["image"],
+                fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))
+        if "audio" in raw:
+            inputs["audio"] = tf.map_fn(
+                lambda data: decode_wav(data, self.sample_rate, self.clip_samples),
+                raw["audio"],
+                fn_output_signature=tf.TensorSpec((self.clip_samples,), tf.float32))
+        return inputs
+
+    def postprocess_raw(self, predictions):
+        """Serving outputs: class scores and the top label per example."""
+        labels = tf.constant(self.labels)
+        return {"scores": predictions,
+                "label": tf.gather(labels, tf.argmax(predictions, axis=-1))}
+
+
+def unimodal_loss(labels, logits, presence):
+    """Mean sparse cross-entropy of per-modality logits `[B, M, C]` over present entries."""
+    logits = ops.cast(logits, "float32")
+    labels = ops.reshape(ops.cast(labels, "int32"), (-1, 1))
+    labels = ops.broadcast_to(labels, ops.shape(logits)[:2])
+    losses = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    presence = ops.cast(presence, "float32")
+    return ops.sum(losses * presence) / ops.maximum(ops.sum(presence), 1.0)
+
+
+def _check_modalities(modalities):
+    if isinstance(modalities, str):
+        modalities = (modalities,)
+    modalities = list(modalities)
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if unknown or not modalities or len(set(modalities)) != len(modalities):
+        raise ValueError(
+            f"modalities must be distinct names from {MODALITIES}, received {modalities}."
+        )
+    return modalities
