@@ -36,6 +36,10 @@ class TensorFusion(Fusion):
             for m in self.modalities
         }
 
+    def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
+        for m in self.modalities:
+            self.projections[m].build(features_shape[m])
+
     def call(self, features, presence=None, sequence_masks=None):
         weights = self.presence_weights(features, presence)
         product = None

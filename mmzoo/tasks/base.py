@@ -165,8 +165,54 @@ class Task(keras.Model):
             inputs = self.standardize_inputs(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
+    # ----- datasets ----------------------------------------------------------------
+    def convert_inputs(self, inputs):
+        """Graph-side conversion of a batch of dataset inputs to model inputs.
+
+        Keeps only the model's inputs (data sets may carry more, e.g. avdigits' audio
+        for an image-only model) and vectorizes raw strings of text inputs.
+        """
+        names = self.input_names
+        if not isinstance(inputs, dict):
+            return inputs
+        kept = {k: v for k, v in inputs.items() if k in names}
+        for name, vectorizer in self.text_vectorizers.items():
+            if name in kept and kept[name].dtype == tf.string:
+                kept[name] = tf.cast(vectorizer(kept[name]), tf.int32)
+        return kept
+
+    def convert_labels(self, labels):
+        """Graph-side conversion of a batch of dataset labels (identity by default)."""
+        return labels
+
+    def prepare_dataset(self, dataset):
+        """Maps `convert_inputs` / `convert_labels` over a batched `tf.data.Dataset`."""
+
+        def convert(*element):
+            if len(element) == 1:
+                return self.convert_inputs(element[0])
+            return (self.convert_inputs(element[0]), self.convert_labels(element[1]),
+                    *element[2:])
+
+        return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        """`keras.Model.fit`; batched datasets may hold raw strings and extra keys."""
+        if isinstance(x, tf.data.Dataset):
+            x = self.prepare_dataset(x)
+        if isinstance(validation_data, tf.data.Dataset):
+            validation_data = self.prepare_dataset(validation_data)
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if isinstance(x, tf.data.Dataset):
+            x = self.prepare_dataset(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
     def predict(self, x, *args, **kwargs):
-        if isinstance(x, (dict, np.ndarray)):
+        if isinstance(x, tf.data.Dataset):
+            x = self.prepare_dataset(x)
+        elif isinstance(x, (dict, np.ndarray)):
             given = self.standardize_inputs(x)
             x = {k: v for k, v in given.items() if v is not None}
         return super().predict(x, *args, **kwargs)

@@ -1,0 +1,42 @@
+"""Fresh-process SavedModel checks shared by the task round-trip tests.
+
+`check_in_fresh_process(cases)` writes each case's inputs, runs one new Python process
+that loads every SavedModel with `tf.saved_model.load` (no mmzoo import) and calls the
+named signatures, and returns their outputs for the caller to compare.
+"""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+_SCRIPT = textwrap.dedent("""
+    import os, pickle, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow as tf
+    assert "mmzoo" not in sys.modules
+    with open(sys.argv[1], "rb") as handle:
+        cases = pickle.load(handle)
+    results = {}
+    for key, case in cases.items():
+        served = tf.saved_model.load(case["path"])
+        signature = served.signatures[case["signature"]]
+        outputs = signature(**{k: tf.constant(v) for k, v in case["inputs"].items()})
+        results[key] = {k: v.numpy() for k, v in outputs.items()}
+    with open(sys.argv[2], "wb") as handle:
+        pickle.dump(results, handle)
+""")
+
+
+def check_in_fresh_process(cases, workdir):
+    """cases: key -> {"path", "signature", "inputs"}; returns key -> outputs dict."""
+    cases_file, results_file = workdir / "cases.pkl", workdir / "results.pkl"
+    with open(cases_file, "wb") as handle:
+        pickle.dump(cases, handle)
+    completed = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(cases_file), str(results_file)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    with open(results_file, "rb") as handle:
+        return pickle.load(handle)
