@@ -146,17 +146,28 @@ def _own_variables(layer):
     return list(layer._trainable_variables) + list(layer._non_trainable_variables)
 
 
+def summarize(name):
+    """Task, modalities, backbones, fusion and shipped weights of a preset (no build)."""
+    spec = PRESETS.get(name)
+    task_class = TASKS.get(spec["task"])
+    return {
+        "name": name,
+        "task": spec["task"],
+        "description": spec["description"],
+        **task_class.summarize_config(spec["config"]),
+        "weights": shipped_weights(name),
+    }
+
+
 def describe(name):
-    """A dict about preset `name`: task, modalities, backbones, fusion, parameters, weights."""
+    """A dict about preset `name`: `summarize` plus parameters, full config and the
+    metrics of each shipped weights."""
     spec = PRESETS.get(name)
     model = TASKS.get(spec["task"])(**spec["config"])
     config = model.get_config()
     manifest = read_manifest()
     return {
-        "name": name,
-        "task": spec["task"],
-        "description": spec["description"],
-        **model.summary_fields(),
+        **summarize(name),
         "parameters": int(model.count_params()),
         "config": {k: v for k, v in config.items() if k not in ("name", "trainable")},
         "weights": {

@@ -12,8 +12,9 @@ TensorFlow multimodal sentiment model: Embedding -> LSTM(128), ResNet50 -> globa
 average pooling, concatenate, Dense(num_classes, softmax).
 """
 
+import inspect
+
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -213,12 +214,14 @@ class Classifier(Task):
             "activation": activation,
         })
 
-    def summary_fields(self):
-        """The few facts `mmzoo.describe` and `mmzoo list` show."""
-        config = self._task_config
+    @classmethod
+    def summarize_config(cls, config):
+        """Modalities, backbones and fusion of a config, without building the model."""
+        config = {**_defaults(cls), **config}
+        modalities = _check_modalities(config["modalities"])
         return {
-            "modalities": list(self.modalities),
-            "backbones": {m: config[f"{m}_backbone"] for m in self.modalities},
+            "modalities": modalities,
+            "backbones": {m: config[f"{m}_backbone"] for m in modalities},
             "fusion": config["fusion"],
         }
 
@@ -319,6 +322,12 @@ class Classifier(Task):
         labels = tf.constant(self.labels)
         return {"scores": predictions,
                 "label": tf.gather(labels, tf.argmax(predictions, axis=-1))}
+
+
+def _defaults(cls):
+    return {name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
 
 
 def unimodal_loss(labels, logits, presence):

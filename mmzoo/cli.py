@@ -1,0 +1,151 @@
+"""The `mmzoo` command.
+
+    mmzoo list [--task classifier] [--json]
+    mmzoo describe sentiment_late [--json]
+    mmzoo predict sentiment_late --weights avdigits --image seven.png --audio seven.wav
+    mmzoo export sentiment_late --weights avdigits --out exported/sentiment_late
+"""
+
+import argparse
+import json
+import os
+import sys
+
+
+def _quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _print_table(rows, columns):
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
+    print("  ".join("-" * widths[c] for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns).rstrip())
+
+
+def cmd_list(args):
+    import mmzoo
+    from mmzoo.zoo import summarize
+
+    rows = [summarize(name) for name in mmzoo.list_models(task=args.task)]
+    if args.params:
+        for row in rows:
+            row["parameters"] = mmzoo.load(row["name"], compile=False).count_params()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    table = [{
+        "name": r["name"],
+        "task": r["task"],
+        "modalities": "+".join(r["modalities"]),
+        "backbones": ", ".join(r["backbones"].values()),
+        "fusion": r["fusion"],
+        **({"parameters": f"{r['parameters']:,}"} if args.params else {}),
+        "weights": ", ".join(r["weights"]) or "-",
+    } for r in rows]
+    columns = ["name", "task", "modalities", "backbones", "fusion"]
+    _print_table(table, columns + (["parameters"] if args.params else []) + ["weights"])
+    return 0
+
+
+def cmd_describe(args):
+    import mmzoo
+
+    info = mmzoo.describe(args.name)
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"{info['name']}: {info['description']}")
+    print(f"  task        {info['task']}")
+    print(f"  modalities  {', '.join(info['modalities'])}")
+    for modality, backbone in info["backbones"].items():
+        print(f"  {modality + ' backbone':<11} {backbone}")
+    print(f"  fusion      {info['fusion']}")
+    print(f"  parameters  {info['parameters']:,}")
+    if info["weights"]:
+        for name, metrics in info["weights"].items():
+            shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in metrics.items())
+            print(f"  weights     {name}: {shown}")
+    else:
+        print("  weights     none shipped (random initialisation)")
+    return 0
+
+
+def cmd_predict(args):
+    import mmzoo
+
+    predictor = mmzoo.pipeline(args.name, weights=args.weights)
+    raw = {key: value for key, value in
+           (("text", args.text), ("image", args.image), ("audio", args.audio))
+           if value is not None}
+    result = predictor(**raw, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for entry in result:
+            print("  ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}"
+                            for k, v in entry.items()))
+    return 0
+
+
+def cmd_export(args):
+    import mmzoo
+
+    model = mmzoo.load(args.name, weights=args.weights, compile=False)
+    path = mmzoo.export(model, args.out, format=args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="mmzoo", description="Prebuilt Keras 3 / TensorFlow multimodal models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="list the presets")
+    listing.add_argument("--task", help="only presets of this task")
+    listing.add_argument("--params", action="store_true",
+                         help="build each preset to count its parameters")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(run=cmd_list)
+
+    describe = commands.add_parser("describe", help="describe one preset")
+    describe.add_argument("name")
+    describe.add_argument("--json", action="store_true", help="machine-readable output")
+    describe.set_defaults(run=cmd_describe)
+
+    predict = commands.add_parser("predict", help="run a preset on raw inputs")
+    predict.add_argument("name")
+    predict.add_argument("--weights", help="shipped weights name or weights folder")
+    predict.add_argument("--text", help="input text")
+    predict.add_argument("--image", help="image file")
+    predict.add_argument("--audio", help="WAV file")
+    predict.add_argument("--top-k", type=int, default=1)
+    predict.add_argument("--json", action="store_true", help="machine-readable output")
+    predict.set_defaults(run=cmd_predict)
+
+    export = commands.add_parser("export", help="write a SavedModel (or .tflite)")
+    export.add_argument("name")
+    export.add_argument("--weights", help="shipped weights name or weights folder")
+    export.add_argument("--out", required=True, help="output directory or .tflite file")
+    export.add_argument("--format", choices=["saved_model", "tflite"],
+                        default="saved_model")
+    export.set_defaults(run=cmd_export)
+    return parser
+
+
+def main(argv=None):
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (KeyError, ValueError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"mmzoo {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
