@@ -99,6 +99,54 @@ def cmd_export(args):
     return 0
 
 
+def _key_values(pairs, flag):
+    """["a=1", "b=x"] -> {"a": 1, "b": "x"} (values parsed as JSON when they can be)."""
+    parsed = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} expects KEY=VALUE, received {pair!r}.")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
+
+
+def cmd_train(args):
+    from mmzoo.training import train
+
+    overrides = _key_values(args.set, "--set")
+    if args.modalities:
+        overrides["modalities"] = args.modalities.split(",")
+    folder = train(
+        args.name, args.data, args.out, data_dir=args.data_dir, epochs=args.epochs,
+        batch_size=args.batch_size, seed=args.seed, weights_name=args.weights,
+        learning_rate=args.learning_rate, patience=args.patience, overrides=overrides,
+        data_options=_key_values(args.data_option, "--data-option"),
+        max_examples=args.max_examples,
+        verbose=1 if sys.stdout.isatty() else 2)
+    from mmzoo.weights import read_metadata
+
+    print(json.dumps({"weights": str(folder), **read_metadata(folder)["metrics"]}))
+    return 0
+
+
+def cmd_evaluate(args):
+    from mmzoo.training import evaluate
+
+    results = evaluate(args.name, args.weights, args.data, split=args.split,
+                       data_dir=args.data_dir, batch_size=args.batch_size,
+                       data_options=_key_values(args.data_option, "--data-option"),
+                       max_examples=args.max_examples)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            print(f"{key:<24} {value:.4f}" if isinstance(value, float) else f"{key:<24} {value}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="mmzoo", description="Prebuilt Keras 3 / TensorFlow multimodal models.")
@@ -133,6 +181,42 @@ def build_parser():
     export.add_argument("--format", choices=["saved_model", "tflite"],
                         default="saved_model")
     export.set_defaults(run=cmd_export)
+
+    training = commands.add_parser(
+        "train", help="train a preset on a data set and write a weights folder")
+    training.add_argument("name")
+    training.add_argument("--data", required=True, help="data set, e.g. avdigits/noisy")
+    training.add_argument("--data-dir", help="source folder (default ../shared/data/...)")
+    training.add_argument("--out", required=True, help="weights folder to write")
+    training.add_argument("--epochs", type=int, default=10)
+    training.add_argument("--batch-size", type=int, default=32)
+    training.add_argument("--learning-rate", type=float, default=1e-3)
+    training.add_argument("--patience", type=int, default=3,
+                          help="early stopping patience in epochs (validation loss)")
+    training.add_argument("--seed", type=int, default=0)
+    training.add_argument("--weights", help="start from these weights (fine-tuning)")
+    training.add_argument("--modalities", help="comma-separated subset, e.g. image,audio")
+    training.add_argument("--set", action="append", metavar="KEY=VALUE",
+                          help="model argument override (JSON value), repeatable")
+    training.add_argument("--data-option", action="append", metavar="KEY=VALUE",
+                          help="data set option, e.g. image_size=64, repeatable")
+    training.add_argument("--max-examples", type=int,
+                          help="use only this many examples per split (quick runs)")
+    training.set_defaults(run=cmd_train)
+
+    evaluation = commands.add_parser("evaluate", help="metrics of weights on a split")
+    evaluation.add_argument("name")
+    evaluation.add_argument("--weights", required=True,
+                            help="shipped weights name or weights folder")
+    evaluation.add_argument("--data", required=True)
+    evaluation.add_argument("--data-dir")
+    evaluation.add_argument("--split", default="test")
+    evaluation.add_argument("--batch-size", type=int, default=64)
+    evaluation.add_argument("--data-option", action="append", metavar="KEY=VALUE")
+    evaluation.add_argument("--max-examples", type=int)
+    evaluation.add_argument("--json", action="store_true",
+                            help="print exactly one JSON object on stdout")
+    evaluation.set_defaults(run=cmd_evaluate)
     return parser
 
 

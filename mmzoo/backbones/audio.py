@@ -12,6 +12,10 @@ import keras
 from mmzoo.backbones.base import encoder_model
 from mmzoo.registry import BACKBONES
 
+# Faster-moving BatchNorm statistics than Keras' 0.99: with a few hundred steps per
+# epoch on small data sets, 0.99 leaves inference-mode statistics far from the data.
+BN_MOMENTUM = 0.9
+
 
 def mel_frontend(sample_rate, num_mel_bins):
     """Waveform input and its log-mel image `[B, frames, num_mel_bins, 1]`."""
@@ -30,7 +34,7 @@ def mel_frontend(sample_rate, num_mel_bins):
     x = keras.layers.Permute((2, 1), name="time_major")(mel)
     x = keras.layers.Reshape((-1, num_mel_bins, 1), name="add_channel")(x)
     # Per-mel-bin BatchNorm standardises the dB scale (as in PANNs).
-    x = keras.layers.BatchNormalization(axis=2, name="mel_norm")(x)
+    x = keras.layers.BatchNormalization(axis=2, momentum=BN_MOMENTUM, name="mel_norm")(x)
     return waveform, x
 
 
@@ -38,7 +42,7 @@ def _conv_blocks(x, filters):
     for index, width in enumerate(filters):
         x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
                                 name=f"conv_{index}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn_{index}")(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{index}")(x)
         x = keras.layers.ReLU(name=f"relu_{index}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool_{index}")(x)
     return x

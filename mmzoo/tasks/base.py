@@ -196,6 +196,40 @@ class Task(keras.Model):
 
         return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
 
+    def predict_dataset(self, dataset):
+        """Runs a batched `(inputs, labels, ...)` dataset; returns (outputs, labels) numpy.
+
+        Labels are returned as the dataset holds them (before `convert_labels`).
+        """
+        step = tf.function(lambda x: self(x, training=False), reduce_retracing=True)
+        outputs, labels = [], []
+        for element in dataset:
+            inputs = element[0] if isinstance(element, tuple) else element
+            outputs.append(tf.nest.map_structure(np.asarray, step(self.convert_inputs(inputs))))
+            if isinstance(element, tuple) and len(element) > 1:
+                labels.append(np.asarray(element[1]))
+        if not outputs:
+            raise ValueError("The dataset is empty: nothing to evaluate.")
+        stacked = tf.nest.map_structure(lambda *parts: np.concatenate(parts), *outputs)
+        return stacked, (np.concatenate(labels) if labels else None)
+
+    # Hooks used by `mmzoo.training` (see Classifier for an implementation).
+    @classmethod
+    def dataset_overrides(cls, info, element_spec, config):
+        """Constructor overrides that fit the model to a data set (classes, inputs...)."""
+        return {}
+
+    def dataset_options(self):
+        """`mmzoo.datasets.load` options that match this model's inputs."""
+        return {}
+
+    def adapt_to_dataset(self, dataset):
+        """Builds vocabularies from a batched training dataset (no-op by default)."""
+
+    def evaluate_dataset(self, dataset):
+        """A dict of metrics on a batched dataset."""
+        raise NotImplementedError(type(self).__name__)
+
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """`keras.Model.fit`; batched datasets may hold raw strings and extra keys."""
         if isinstance(x, tf.data.Dataset):

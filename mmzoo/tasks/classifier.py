@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from mmzoo import metrics
 from mmzoo.backbones import MODALITIES, build_backbone
 from mmzoo.fusion import build_fusion
 from mmzoo.layers import ModalityInputs
@@ -269,6 +270,51 @@ class Classifier(Task):
         if isinstance(y_pred, dict):
             y_pred = y_pred["predictions"]
         return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    # ----- data sets -----------------------------------------------------------------
+    @classmethod
+    def dataset_overrides(cls, info, element_spec, config):
+        """Modalities the data set has (of the preset's), its classes and sample rate."""
+        inputs = element_spec[0] if isinstance(element_spec, tuple) else element_spec
+        wanted = _check_modalities(config.get("modalities", _defaults(cls)["modalities"]))
+        available = [m for m in wanted if m in inputs]
+        if not available:
+            raise ValueError(
+                f"The data set has inputs {sorted(inputs)}, none of the model's "
+                f"modalities {wanted}.")
+        overrides = {"modalities": available}
+        names = info.get("class_names")
+        if names:
+            overrides.update(num_classes=len(names), class_names=[str(n) for n in names])
+        if "audio" in available and info.get("sample_rate"):
+            overrides["sample_rate"] = int(info["sample_rate"])
+        return overrides
+
+    def dataset_options(self):
+        """Loader options that match this model's inputs (audio rate and length)."""
+        if "audio" not in self.modalities:
+            return {}
+        return {"sample_rate": self.sample_rate,
+                "clip_seconds": self.clip_samples / self.sample_rate}
+
+    def adapt_to_dataset(self, dataset):
+        if self.text_vectorizer is None:
+            return
+        texts = dataset.map(lambda inputs, *rest: inputs["text"])
+        self.adapt_text(texts)
+
+    def evaluate_dataset(self, dataset):
+        """accuracy, macro_f1, loss (cross-entropy) and the number of examples."""
+        scores, labels = self.predict_dataset(dataset)
+        predicted = scores.argmax(-1)
+        results = {
+            "accuracy": metrics.accuracy(labels, predicted),
+            "macro_f1": metrics.macro_f1(labels, predicted, self.num_classes),
+            "examples": int(len(labels)),
+        }
+        if self._task_config["activation"] == "softmax":
+            results["loss"] = metrics.cross_entropy(labels, scores)
+        return results
 
     # ----- raw inputs --------------------------------------------------------------
     def preprocess(self, text=None, image=None, audio=None):

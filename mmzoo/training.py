@@ -1,0 +1,167 @@
+"""Train a preset on a data set and write a weights folder; evaluate weights on a split.
+
+>>> from mmzoo.training import train, evaluate
+>>> folder = train("sentiment_late", "avdigits", out="runs/late_avdigits", epochs=10)
+>>> evaluate("sentiment_late", weights=str(folder), data="avdigits", split="test")
+{'accuracy': 0.97, 'macro_f1': 0.97, 'examples': 800, 'loss': 0.09, ...}
+
+Training shuffles with the seed, shows Keras progress bars, backs up the state every
+epoch (`keras.callbacks.BackupAndRestore`: the same command after a kill resumes from
+the last finished epoch), stops early on the validation loss (restoring the best
+weights), appends every epoch to `history.csv`, then writes `config.json`,
+`model.weights.h5` and `metadata.json` (data set, split sizes, metrics on validation and
+test, the command, seed and library versions).
+"""
+
+import json
+import pathlib
+import platform
+import shlex
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from mmzoo import datasets, weights
+from mmzoo.registry import PRESETS, TASKS
+from mmzoo.zoo import load, merge_config
+
+BACKUP_DIR = "backup"
+HISTORY_FILE = "history.csv"
+
+
+def load_split(data, split, data_dir=None, batch_size=32, options=None,
+               shuffle_seed=None, max_examples=None):
+    """A batched, prefetched split (None when the split is empty), and its info."""
+    try:
+        dataset, info = datasets.load(data, split, data_dir, with_info=True,
+                                      **(options or {}))
+    except ValueError as error:
+        if "empty" in str(error) or "no test" in str(error).lower():
+            return None, None
+        raise
+    if max_examples:
+        dataset = dataset.take(max_examples)
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(8192, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE), info
+
+
+def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
+          weights_name=None, learning_rate=1e-3, patience=3, overrides=None,
+          data_options=None, max_examples=None, verbose="auto", command=None):
+    """Trains `preset` on `data`'s train split (validation split for early stopping)."""
+    keras.utils.set_random_seed(seed)
+    out = pathlib.Path(out)
+    overrides = dict(overrides or {})
+    data_options = dict(data_options or {})
+    train_set, info = load_split(data, "train", data_dir, batch_size, data_options,
+                                 shuffle_seed=seed, max_examples=max_examples)
+    if train_set is None:
+        raise ValueError(f"The train split of {data!r} is empty.")
+    validation_set, _ = load_split(data, "validation", data_dir, batch_size, data_options,
+                                   max_examples=max_examples)
+
+    spec = PRESETS.get(preset)
+    task_class = TASKS.get(spec["task"])
+    config = merge_config(spec["config"], overrides)
+    derived = task_class.dataset_overrides(info, train_set.element_spec, config)
+    model = load(preset, weights=weights_name, compile=False, **{**derived, **overrides})
+    if weights_name is None:
+        model.adapt_to_dataset(train_set)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+
+    backup = out / BACKUP_DIR
+    resumed_from = _backed_up_epoch(backup)
+    if resumed_from:
+        print(f"Resuming from the backup of epoch {resumed_from} in {backup}",
+              file=sys.stderr)
+    monitor = "val_loss" if validation_set is not None else "loss"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup)),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
+                                      restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    model.fit(train_set, validation_data=validation_set, epochs=epochs,
+              callbacks=callbacks, verbose=verbose)
+    seconds = time.time() - started
+
+    results = {}
+    for split in ("validation", "test"):
+        dataset, _ = load_split(data, split, data_dir, batch_size, data_options,
+                                max_examples=max_examples)
+        if dataset is not None:
+            results[split] = model.evaluate_dataset(dataset)
+    metadata = {
+        "preset": preset,
+        "dataset": data,
+        "data_dir": str(pathlib.Path(data_dir).resolve()) if data_dir else None,
+        "data_options": data_options,
+        "split_sizes": info.get("splits"),
+        "max_examples": max_examples,
+        "metrics": {f"{split}_{k}": v for split, values in results.items()
+                    for k, v in values.items()},
+        "epochs_requested": epochs,
+        "history": _read_history(out / HISTORY_FILE),
+        "resumed_from_epoch": resumed_from,
+        "train_seconds_this_run": round(seconds, 1),
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "overrides": overrides,
+        "command": command or _current_command(),
+        "versions": versions(),
+    }
+    return weights.save_folder(model, out, preset=preset, metadata=metadata)
+
+
+def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size=64,
+             data_options=None, max_examples=None):
+    """Metrics of `preset` with `weights_name` on one split of `data`."""
+    model = load(preset, weights=weights_name, compile=False)
+    options = {**model.dataset_options(), **(data_options or {})}
+    dataset, _ = load_split(data, split, data_dir, batch_size, options,
+                            max_examples=max_examples)
+    if dataset is None:
+        raise ValueError(f"The {split!r} split of {data!r} is empty.")
+    return {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
+
+
+def versions():
+    import numpy
+    import tensorflow_datasets
+
+    import mmzoo
+
+    return {"mmzoo": mmzoo.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "tensorflow_datasets": tensorflow_datasets.__version__,
+            "numpy": numpy.__version__, "python": platform.python_version()}
+
+
+def _backed_up_epoch(backup):
+    path = backup / "training_metadata.json"
+    if not path.exists():
+        return 0
+    with open(path) as handle:
+        return int(json.load(handle).get("epoch", 0))
+
+
+def _read_history(path):
+    if not path.exists():
+        return []
+    lines = path.read_text().strip().splitlines()
+    header = lines[0].split(",")
+    return [{k: (float(v) if k != "epoch" else int(v)) for k, v in zip(header, line.split(","))}
+            for line in lines[1:]]
+
+
+def _current_command():
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("mmzoo", "cli.py", "__main__.py")):
+        argv[0] = "mmzoo"
+    return shlex.join(argv)
