@@ -1,0 +1,133 @@
+"""Flickr8k: photos with five human captions each (captioning and image-text retrieval).
+
+Layout: `flickr8k_1k/captions.txt` (CSV with the header `image,caption` and five rows per
+image, captions quoted when they hold commas; parsed with the `csv` module) and
+`flickr8k_1k/images/<file>.jpg`.
+
+Split: by the image file name: md5(file name) -> int(first 8 hex digits) % 100:
+0-79 train, 80-89 validation, 90-99 test.
+
+Elements: just the inputs dict (no label), `{"image": float32 [224, 224, 3] 0..255,
+"captions": tf.string [5]}` with the captions in file order; captioning and retrieval
+tasks build their own targets. An image with other than 5 captions, a listed image that
+is missing or does not decode raises a `ValueError` naming it (or is skipped with
+`skip_bad=True`). Options: `image_size` (default 224: bilinear resize to a square; the
+photos vary in size), `cache` (default True).
+
+>>> import mmzoo.datasets as mds
+>>> train = mds.load("flickr8k", data_dir="../shared/data/flickr8k_1k", image_size=128)
+>>> for inputs in train.batch(8).take(1): print(inputs["captions"].shape)  # (8, 5)
+"""
+
+import csv
+
+import tensorflow_datasets as tfds
+
+from mmzoo.datasets import _common as common
+from mmzoo.registry import DATASETS
+
+NUM_CAPTIONS = 5
+DEFAULT_SIZE = 224
+SPLIT_RULE = "by the image file name: " + common.SPLIT_RULE_80_10_10.replace(
+    "key", "file name")
+
+
+def read_captions(source, problems):
+    """`{file name: [caption, ...]}` in file order (bad rows are reported)."""
+    path = source / "captions.txt"
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["image", "caption"]:
+        raise ValueError(f"flickr8k: {path}: the first row must be the header "
+                         f"'image,caption'; found {rows[0] if rows else '(empty file)'}.")
+    captions = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) < 2 or not row[0].strip():
+            problems.bad(f"{path} line {line}", f"expected 'image,caption', found {row!r:.80}")
+            continue
+        # An unquoted caption with commas splits into more fields: join them back.
+        name, caption = row[0].strip(), ",".join(row[1:]).strip()
+        captions.setdefault(name, []).append(caption)
+    return captions
+
+
+class Flickr8kBuilder(common.Builder, skip_registration=True):
+    """TFDS builder of a local Flickr8k folder: one example per image."""
+
+    name = "mmzoo_flickr8k"
+
+    def _info(self):
+        return self.make_info(
+            {
+                "image": tfds.features.Image(shape=(None, None, 3)),
+                "captions": tfds.features.Sequence(tfds.features.Text(), length=NUM_CAPTIONS),
+                "file_name": tfds.features.Text(),
+            },
+            description=f"Flickr8k photos with 5 captions each. Split {SPLIT_RULE}.",
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        captions = read_captions(self.source_dir, self.problems)
+        by_split = {split: [] for split in common.SPLITS}
+        for name, texts in captions.items():
+            if len(texts) != NUM_CAPTIONS:
+                self.problems.bad(self.source_dir / "images" / name,
+                                  f"has {len(texts)} captions in captions.txt, expected "
+                                  f"{NUM_CAPTIONS}")
+                continue
+            by_split[common.split_80_10_10(name)].append((name, texts))
+        return {split: self._generate_examples(items)
+                for split, items in by_split.items() if items}
+
+    def _generate_examples(self, items):
+        for name, texts in items:
+            path = self.source_dir / "images" / name
+            if not path.is_file():
+                self.problems.bad(path, "listed in captions.txt but the file is missing")
+                continue
+            data = common.read_bytes(path, self.problems)
+            if data is None or common.check_image(data, path, self.problems) is None:
+                continue
+            yield name, {"image": data, "captions": texts, "file_name": name}
+
+
+class Flickr8kSpec(common.Spec):
+    name = "flickr8k"
+    builder = Flickr8kBuilder
+    folder = "flickr8k_1k"
+    load_options = {"image_size": DEFAULT_SIZE}
+    split_rule = SPLIT_RULE
+    modalities = ("image", "captions")
+
+    def check_source(self, source):
+        missing = [p for p in ("captions.txt", "images") if not (source / p).exists()]
+        if missing:
+            raise FileNotFoundError(f"flickr8k: {source} lacks {', '.join(missing)} "
+                                    "(expected captions.txt and images/<file>.jpg).")
+
+    def source_files(self, source):
+        return ["captions.txt"] + [f"images/{n}" for n in common.list_files(source / "images")]
+
+    def read(self, builder, split, options):
+        size = options["image_size"]
+        shape = None if not size else (int(size), int(size), 3)
+
+        def decode(example):
+            return common.decoded_image(example["image"], size), example["captions"]
+
+        def convert(image, captions):
+            return {"image": common.float_image(image, shape), "captions": captions}
+
+        return common.finish(self.as_dataset(builder, split), decode, convert, options["cache"])
+
+    def extra_info(self, builder, options):
+        size = options["image_size"]
+        return {"num_captions": NUM_CAPTIONS, "label": None,
+                "image_shape": [int(size), int(size), 3] if size else [None, None, 3]}
+
+
+DATASETS.register("flickr8k", Flickr8kSpec(), kind="local", modalities=("image", "captions"),
+                  task="captioning")
