@@ -1,5 +1,6 @@
 """The `mmzoo` command.
 
+    mmzoo demo
     mmzoo list [--task classifier] [--json]
     mmzoo describe sentiment_late [--json]
     mmzoo predict sentiment_late --weights avdigits --image seven.png --audio seven.wav
@@ -147,10 +148,23 @@ def cmd_evaluate(args):
     return 0
 
 
+def cmd_demo(args):
+    from mmzoo import demo
+
+    result = demo.run(args.preset, args.weights)
+    return 0 if result["saved_model_matches"] else 1
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="mmzoo", description="Prebuilt Keras 3 / TensorFlow multimodal models.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo", help="run shipped weights on the bundled samples, then export and serve")
+    demo.add_argument("--preset", default="sentiment_late")
+    demo.add_argument("--weights", default="avdigits")
+    demo.set_defaults(run=cmd_demo)
 
     listing = commands.add_parser("list", help="list the presets")
     listing.add_argument("--task", help="only presets of this task")

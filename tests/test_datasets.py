@@ -254,8 +254,9 @@ def test_avdigits_noisy_degrades_both_modalities(av_root, monkeypatch):
     clean = list(mds.load("avdigits", split="all", data_dir=root).as_numpy_iterator())
     noisy, info = mds.load("avdigits/noisy", split="all", data_dir=root, with_info=True)
     noisy = list(noisy.as_numpy_iterator())
-    assert info["degradation"] == {"occlusion_size": 16, "pixel_sigma": 80.0,
-                                   "audio_snr_db": -6.0}
+    assert info["degradation"] == {"occlusion_size": avdigits.NOISY_OCCLUSION_SIZE,
+                                   "pixel_sigma": avdigits.NOISY_PIXEL_SIGMA,
+                                   "audio_snr_db": avdigits.NOISY_AUDIO_SNR_DB}
     assert recordings_of(root, config="noisy") == recordings_of(root)  # same pairing
     assert len(clean) == len(noisy)
     for (c, cl), (n, nl) in zip(clean, noisy):
@@ -265,7 +266,9 @@ def test_avdigits_noisy_degrades_both_modalities(av_root, monkeypatch):
         length = int(np.count_nonzero(c["audio"]))
         signal, degraded = c["audio"][:length], n["audio"][:length]
         noise_rms = np.sqrt(np.mean((degraded - signal) ** 2))
-        assert noise_rms / np.sqrt(np.mean(signal ** 2)) == pytest.approx(2.0, rel=0.35)
+        expected_ratio = 10.0 ** (-avdigits.NOISY_AUDIO_SNR_DB / 20.0)
+        assert noise_rms / np.sqrt(np.mean(signal ** 2)) == pytest.approx(
+            expected_ratio, rel=0.35)
     # The degradation constants key the cache: changing one re-prepares.
     before = info["prepared_dir"]
     monkeypatch.setattr(avdigits, "NOISY_PIXEL_SIGMA", 10.0)

@@ -10,6 +10,7 @@ in dB), so callers feed raw waveforms at the encoder's `sample_rate`.
 import keras
 
 from mmzoo.backbones.base import encoder_model
+from mmzoo.layers import TrainingOnly
 from mmzoo.registry import BACKBONES
 
 # Faster-moving BatchNorm statistics than Keras' 0.99: with a few hundred steps per
@@ -17,8 +18,13 @@ from mmzoo.registry import BACKBONES
 BN_MOMENTUM = 0.9
 
 
-def mel_frontend(sample_rate, num_mel_bins):
-    """Waveform input and its log-mel image `[B, frames, num_mel_bins, 1]`."""
+def mel_frontend(sample_rate, num_mel_bins, augment=False):
+    """Waveform input and its log-mel image `[B, frames, num_mel_bins, 1]`.
+
+    With `augment`, training shifts the log-mel image in time (up to 10% of the clip)
+    and erases random time-frequency rectangles (SpecAugment-style masking); both are
+    no-ops at inference.
+    """
     waveform = keras.Input((None,), dtype="float32", name="waveform")
     window = int(round(0.025 * sample_rate))
     fft_length = 1 << (window - 1).bit_length()
@@ -35,6 +41,12 @@ def mel_frontend(sample_rate, num_mel_bins):
     x = keras.layers.Reshape((-1, num_mel_bins, 1), name="add_channel")(x)
     # Per-mel-bin BatchNorm standardises the dB scale (as in PANNs).
     x = keras.layers.BatchNormalization(axis=2, momentum=BN_MOMENTUM, name="mel_norm")(x)
+    if augment:
+        x = TrainingOnly(keras.layers.RandomTranslation(0.1, 0.0, fill_mode="constant"),
+                         name="time_shift")(x)
+        x = TrainingOnly(keras.layers.RandomErasing(
+            factor=0.5, scale=(0.02, 0.15), fill_value=0.0, value_range=(-10.0, 10.0)),
+            name="spec_mask")(x)
     return waveform, x
 
 
@@ -49,9 +61,10 @@ def _conv_blocks(x, filters):
 
 
 @BACKBONES.register("mel_cnn", modality="audio")
-def mel_cnn(sample_rate=16000, num_mel_bins=64, filters=(32, 64, 128), name="mel_cnn"):
+def mel_cnn(sample_rate=16000, num_mel_bins=64, filters=(32, 64, 128), augment=False,
+            name="mel_cnn"):
     """2-D CNN over the log-mel image; sequence = frames (frequency averaged)."""
-    waveform, x = mel_frontend(sample_rate, num_mel_bins)
+    waveform, x = mel_frontend(sample_rate, num_mel_bins, augment)
     grid = _conv_blocks(x, filters)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(grid)
     sequence = keras.layers.AveragePooling2D(
@@ -63,10 +76,11 @@ def mel_cnn(sample_rate=16000, num_mel_bins=64, filters=(32, 64, 128), name="mel
 
 @BACKBONES.register("mel_crnn", modality="audio")
 def mel_crnn(
-    sample_rate=16000, num_mel_bins=64, filters=(32, 64), units=128, name="mel_crnn"
+    sample_rate=16000, num_mel_bins=64, filters=(32, 64), units=128, augment=False,
+    name="mel_crnn",
 ):
     """CNN front end, then a GRU over time; pooled = the GRU's final state."""
-    waveform, x = mel_frontend(sample_rate, num_mel_bins)
+    waveform, x = mel_frontend(sample_rate, num_mel_bins, augment)
     grid = _conv_blocks(x, filters)
     frames = keras.layers.Reshape((-1, grid.shape[2] * grid.shape[3]), name="frames")(grid)
     sequence, pooled = keras.layers.GRU(

@@ -24,7 +24,7 @@ alone is enough:
   inside the image, uniform position) is set to 0, then Gaussian noise of standard
   deviation `NOISY_PIXEL_SIGMA` (80 on the 0..255 scale) is added to every pixel and the
   result is rounded and clipped to 0..255;
-- audio: white Gaussian noise at `NOISY_AUDIO_SNR_DB` (-6 dB) SNR relative to the
+- audio: white Gaussian noise at `NOISY_AUDIO_SNR_DB` (+5 dB) SNR relative to the
   recording's RMS (noise RMS = RMS * 10 ** (-SNR / 20)) is added over the recording's
   samples, then rounded and clipped to int16.
 
@@ -50,7 +50,7 @@ from mmzoo.registry import DATASETS
 # ----- the `noisy` degradation (tune here; part of the cache key) ----------------------
 NOISY_OCCLUSION_SIZE = 16      # side in pixels of the random square set to 0
 NOISY_PIXEL_SIGMA = 80.0       # std of additive Gaussian pixel noise, 0..255 scale
-NOISY_AUDIO_SNR_DB = -6.0      # SNR of additive white noise vs. the recording's RMS
+NOISY_AUDIO_SNR_DB = 5.0       # SNR of additive white noise vs. the recording's RMS
 
 SOURCE_RATE = fsdd.SOURCE_RATE
 SPLIT_RULE = ("image split by MNIST index i: "

@@ -1,5 +1,6 @@
 """Shared building blocks used by backbones, fusion layers and tasks."""
 
+from mmzoo.layers.augment import TrainingOnly
 from mmzoo.layers.image import PixelNormalization
 from mmzoo.layers.masking import PaddingMask, ZeroMasked, apply_mask
 from mmzoo.layers.pooling import MaskedGlobalPooling1D
@@ -13,6 +14,7 @@ __all__ = [
     "PaddingMask",
     "PixelNormalization",
     "PositionEmbedding",
+    "TrainingOnly",
     "TransformerBlock",
     "ZeroMasked",
     "apply_mask",
