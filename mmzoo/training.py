@@ -78,11 +78,13 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         print(f"Resuming from the backup of epoch {resumed_from} in {backup}",
               file=sys.stderr)
     monitor = "val_loss" if validation_set is not None else "loss"
+    # The history row is written before the backup: a kill between the two makes the
+    # resumed run repeat that epoch, and `_read_history` keeps the repeat's row.
     callbacks = [
+        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
         keras.callbacks.BackupAndRestore(str(backup)),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                       restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
     out.mkdir(parents=True, exist_ok=True)
@@ -152,12 +154,16 @@ def _backed_up_epoch(backup):
 
 
 def _read_history(path):
+    """Rows of history.csv, one per epoch (a repeated epoch keeps its last row)."""
     if not path.exists():
         return []
     lines = path.read_text().strip().splitlines()
     header = lines[0].split(",")
-    return [{k: (float(v) if k != "epoch" else int(v)) for k, v in zip(header, line.split(","))}
-            for line in lines[1:]]
+    rows = {}
+    for line in lines[1:]:
+        row = {k: (int(v) if k == "epoch" else float(v)) for k, v in zip(header, line.split(","))}
+        rows[row["epoch"]] = row
+    return [rows[epoch] for epoch in sorted(rows)]
 
 
 def _current_command():

@@ -8,11 +8,15 @@ import pytest
 import mmzoo
 
 
-def run_cli(*args):
-    """Runs the installed `mmzoo` console script (as a user would)."""
+def cli_command():
+    """The installed `mmzoo` console script (as a user runs it), else `python -m`."""
     script = pathlib.Path(sys.executable).parent / "mmzoo"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "mmzoo.cli"]
-    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=600)
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mmzoo.cli"]
+
+
+def run_cli(*args):
+    return subprocess.run(cli_command() + list(args), capture_output=True, text=True,
+                          timeout=900)
 
 
 def test_list_prints_every_preset():

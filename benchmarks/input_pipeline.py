@@ -1,0 +1,109 @@
+"""Input pipeline throughput per data set, next to the training throughput of a preset.
+
+    python benchmarks/input_pipeline.py --data-dir ../shared/data
+
+For each data set: examples/s of the decoded pipeline (batch 32, prefetch) on a first
+pass from the prepared TFRecords and on a second, cached pass; then the examples/s of
+`fit` steps of a preset on the same batches (after the first, traced, step). The
+pipeline is not the bottleneck when its first-pass rate exceeds the training rate.
+Writes benchmarks/results/input_pipeline.json and the table in benchmarks/README.md.
+"""
+
+import argparse
+import json
+import pathlib
+import time
+
+import keras
+import tensorflow as tf
+
+import mmzoo
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "input_pipeline.json"
+BATCH = 32
+
+# data set -> (preset, overrides, data options) whose training rate is compared
+CASES = {
+    "avdigits": ("sentiment_late", {"modalities": ["image", "audio"], "image_size": 28,
+                                    "sample_rate": 8000, "num_classes": 10}, {}),
+    "avdigits/noisy": ("sentiment_late", {"modalities": ["image", "audio"],
+                                          "image_size": 28, "sample_rate": 8000,
+                                          "num_classes": 10}, {}),
+    "mnist": ("sentiment_early", {"modalities": ["image"], "image_size": 28,
+                                  "num_classes": 10}, {}),
+    "fsdd": ("sentiment_early", {"modalities": ["audio"], "sample_rate": 8000,
+                                 "num_classes": 10}, {}),
+}
+
+
+def pipeline_rate(dataset, max_batches):
+    count, started = 0, time.perf_counter()
+    for inputs, *_ in dataset.take(max_batches):
+        count += int(tf.shape(next(iter(inputs.values())))[0])
+    return count / (time.perf_counter() - started), count
+
+
+class _StepTimer(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 1:  # skip the traced first step
+            self.started = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.perf_counter() - self.started
+
+
+def training_rate(preset, overrides, dataset, steps):
+    model = mmzoo.load(preset, **overrides)
+    timer = _StepTimer()
+    model.fit(dataset.repeat(), epochs=1, steps_per_epoch=steps, callbacks=[timer],
+              verbose=0)
+    return (steps - 1) * BATCH / timer.seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--batches", type=int, default=150)
+    parser.add_argument("--train-steps", type=int, default=40)
+    args = parser.parse_args()
+    results = {}
+    for name, (preset, overrides, options) in CASES.items():
+        data_dir = args.data_dir if name.startswith("avdigits") else str(
+            pathlib.Path(args.data_dir) / name.split("/")[0])
+        base = mmzoo.datasets.load(name, "train", data_dir=data_dir, **options)
+        batched = base.batch(BATCH).prefetch(tf.data.AUTOTUNE)
+        first, examples = pipeline_rate(batched, args.batches)
+        cached, _ = pipeline_rate(batched, args.batches)  # load() caches decoded examples
+        train = training_rate(preset, overrides, batched, args.train_steps)
+        results[name] = {
+            "examples": examples, "first_pass_per_s": round(first),
+            "cached_per_s": round(cached), "preset": preset,
+            "train_per_s": round(train), "headroom": round(first / train, 1),
+        }
+        print(name, results[name], flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    write_table(results)
+
+
+def write_table(results):
+    rows = ["| data set | pipeline, first pass (ex/s) | pipeline, cached (ex/s) | "
+            "preset trained | training (ex/s) | headroom |",
+            "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        rows.append(f"| {name} | {r['first_pass_per_s']:,} | {r['cached_per_s']:,} | "
+                    f"{r['preset']} | {r['train_per_s']:,} | {r['headroom']}x |")
+    readme = ROOT / "benchmarks" / "README.md"
+    text = readme.read_text() if readme.exists() else ""
+    start, end = "<!-- input_pipeline:start -->", "<!-- input_pipeline:end -->"
+    block = f"{start}\n" + "\n".join(rows) + "\n" + end
+    if start in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text += "\n" + block + "\n"
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
