@@ -9,6 +9,7 @@
 
 import numpy as np
 
+from mmzoo.preprocessing import is_batch
 from mmzoo.zoo import load
 
 
@@ -21,7 +22,7 @@ class ClassificationPipeline:
     def __call__(self, text=None, image=None, audio=None, top_k=1):
         if int(top_k) < 1:
             raise ValueError(f"top_k must be at least 1, received {top_k}.")
-        batched = (_is_batch(text, 1) or _is_batch(image, 4) or _is_batch(audio, 2))
+        batched = is_batch(text, 1) or is_batch(image, 4) or is_batch(audio, 2)
         inputs = self.model.preprocess(text=text, image=image, audio=audio)
         scores = np.asarray(self.model(inputs, training=False))
         labels = self.model.labels
@@ -31,12 +32,6 @@ class ClassificationPipeline:
             for row in scores
         ]
         return results if batched else results[0]
-
-
-def _is_batch(value, batch_rank):
-    if isinstance(value, (list, tuple)):
-        return True
-    return isinstance(value, np.ndarray) and value.ndim == batch_rank
 
 
 _PIPELINES = {"classifier": ClassificationPipeline}

@@ -9,13 +9,9 @@ in dB), so callers feed raw waveforms at the encoder's `sample_rate`.
 
 import keras
 
-from mmzoo.backbones.base import encoder_model
+from mmzoo.backbones.base import BN_MOMENTUM, conv_blocks, encoder_model
 from mmzoo.layers import TrainingOnly
 from mmzoo.registry import BACKBONES
-
-# Faster-moving BatchNorm statistics than Keras' 0.99: with a few hundred steps per
-# epoch on small data sets, 0.99 leaves inference-mode statistics far from the data.
-BN_MOMENTUM = 0.9
 
 
 def mel_frontend(sample_rate, num_mel_bins, augment=False):
@@ -50,22 +46,12 @@ def mel_frontend(sample_rate, num_mel_bins, augment=False):
     return waveform, x
 
 
-def _conv_blocks(x, filters):
-    for index, width in enumerate(filters):
-        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
-                                name=f"conv_{index}")(x)
-        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{index}")(x)
-        x = keras.layers.ReLU(name=f"relu_{index}")(x)
-        x = keras.layers.MaxPooling2D(name=f"pool_{index}")(x)
-    return x
-
-
 @BACKBONES.register("mel_cnn", modality="audio")
 def mel_cnn(sample_rate=16000, num_mel_bins=64, filters=(32, 64, 128), augment=False,
             name="mel_cnn"):
     """2-D CNN over the log-mel image; sequence = frames (frequency averaged)."""
     waveform, x = mel_frontend(sample_rate, num_mel_bins, augment)
-    grid = _conv_blocks(x, filters)
+    grid = conv_blocks(x, filters)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(grid)
     sequence = keras.layers.AveragePooling2D(
         pool_size=(1, grid.shape[2]), name="frequency_pool"
@@ -81,7 +67,7 @@ def mel_crnn(
 ):
     """CNN front end, then a GRU over time; pooled = the GRU's final state."""
     waveform, x = mel_frontend(sample_rate, num_mel_bins, augment)
-    grid = _conv_blocks(x, filters)
+    grid = conv_blocks(x, filters)
     frames = keras.layers.Reshape((-1, grid.shape[2] * grid.shape[3]), name="frames")(grid)
     sequence, pooled = keras.layers.GRU(
         units, return_sequences=True, return_state=True, name="gru"

@@ -9,14 +9,8 @@ the same pooled output.
 
 import keras
 
-from mmzoo.backbones.base import encoder_model
-from mmzoo.layers import (
-    MaskedGlobalPooling1D,
-    PaddingMask,
-    PositionEmbedding,
-    TransformerBlock,
-    ZeroMasked,
-)
+from mmzoo.backbones.base import encoder_model, transformer_encoder
+from mmzoo.layers import MaskedGlobalPooling1D, PaddingMask, PositionEmbedding, ZeroMasked
 from mmzoo.registry import BACKBONES
 
 
@@ -101,9 +95,6 @@ def transformer(
     """A small pre-norm Transformer encoder with learned positions and masked mean pooling."""
     ids, mask, embedded = _token_inputs(vocab_size, embed_dim, name)
     x = PositionEmbedding(max_length, name="positions")(embedded)
-    for index in range(num_layers):
-        x = TransformerBlock(num_heads, embed_dim // num_heads, ffn_dim, dropout,
-                             name=f"block_{index}")(x, mask=mask)
-    sequence = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    sequence = transformer_encoder(x, num_layers, num_heads, ffn_dim, dropout, mask=mask)
     pooled = MaskedGlobalPooling1D("mean", name="mean_pool")(sequence, mask=mask)
     return encoder_model(ids, pooled, sequence, mask, name=name)

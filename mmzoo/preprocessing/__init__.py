@@ -1,5 +1,6 @@
 """Raw inputs -> model tensors: text ids, RGB pixels, mono waveforms."""
 
+from mmzoo.preprocessing.batch import as_items, is_batch
 from mmzoo.preprocessing.audio import decode_wav, fit_length, load_audio, load_audios, resample
 from mmzoo.preprocessing.image import decode_image, load_image, load_images, resize, to_rgb
 from mmzoo.preprocessing.text import (
@@ -10,7 +11,9 @@ from mmzoo.preprocessing.text import (
 )
 
 __all__ = [
+    "as_items",
     "as_string_batch",
+    "is_batch",
     "check_vocabulary",
     "decode_image",
     "decode_wav",

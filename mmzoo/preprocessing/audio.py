@@ -12,6 +12,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from mmzoo.preprocessing.batch import as_items
+
 
 def resample(waveform, source_rate, target_rate):
     """Linear-interpolation resampling of a 1-D waveform (exact when rates match)."""
@@ -80,10 +82,5 @@ def load_audio(audio, sample_rate, num_samples=None, name="audio"):
 
 def load_audios(clips, sample_rate, num_samples, name="audio"):
     """A batch `[B, num_samples]` from one clip or a list of paths/bytes/arrays."""
-    if isinstance(clips, np.ndarray) and clips.ndim == 2:
-        clips = list(clips)
-    elif not isinstance(clips, (list, tuple)):
-        clips = [clips]
-    if not clips:
-        raise ValueError(f"'{name}' is an empty batch; pass at least one clip.")
-    return np.stack([load_audio(clip, sample_rate, num_samples, name) for clip in clips])
+    return np.stack([load_audio(clip, sample_rate, num_samples, name)
+                     for clip in as_items(clips, 2, name)])

@@ -12,6 +12,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from mmzoo.preprocessing.batch import as_items
+
 
 def decode_image(data, size=None):
     """Decodes PNG/JPEG/GIF/BMP bytes to float32 RGB, resized to `size` x `size` if given.
@@ -75,10 +77,4 @@ def load_image(image, size=None, name="image"):
 
 def load_images(images, size, name="image"):
     """A batch `[B, size, size, 3]` from one image or a list of paths/bytes/arrays."""
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        images = list(images)
-    elif not isinstance(images, (list, tuple)):
-        images = [images]
-    if not images:
-        raise ValueError(f"'{name}' is an empty batch; pass at least one image.")
-    return np.stack([load_image(image, size, name) for image in images])
+    return np.stack([load_image(image, size, name) for image in as_items(images, 4, name)])
