@@ -168,3 +168,18 @@ def test_text_requires_a_vocabulary_for_raw_strings():
         model.preprocess(text="hello")
     with pytest.raises(ValueError, match="vocabulary of Classifier is empty"):
         mmzoo.export(model, "/tmp/never-written")
+
+
+@pytest.mark.parametrize("preset", mmzoo.list_models(task="classifier"))
+def test_mixed_precision_keeps_float32_outputs_and_finite_loss(preset, rng):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = small_model(preset)
+        x = tiny_inputs(rng, sample_rate=8000)
+        scores = model(x, training=False)
+        assert scores.dtype == "float32" and np.isfinite(scores).all()
+        model.compile(run_eagerly=True)  # the numerics, without tracing a graph
+        loss = model.fit(x, tiny_labels(), epochs=1, verbose=0).history["loss"][0]
+        assert np.isfinite(loss)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

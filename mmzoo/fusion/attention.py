@@ -11,8 +11,9 @@ from mmzoo.fusion.base import Fusion, masked_softmax
 from mmzoo.registry import FUSIONS
 
 
-def _projections(modalities, units, activation, prefix):
-    return {m: keras.layers.Dense(units, activation=activation, name=f"{prefix}_{m}")
+def _projections(modalities, units, activation, prefix, dtype):
+    return {m: keras.layers.Dense(units, activation=activation, dtype=dtype,
+                                  name=f"{prefix}_{m}")
             for m in modalities}
 
 
@@ -29,8 +30,10 @@ class AttentionFusion(Fusion):
     def __init__(self, modalities, dim=128, **kwargs):
         super().__init__(modalities, **kwargs)
         self.dim = int(dim)
-        self.projections = _projections(self.modalities, self.dim, "tanh", "project")
-        self.scorers = {m: keras.layers.Dense(1, name=f"score_{m}") for m in self.modalities}
+        self.projections = _projections(self.modalities, self.dim, "tanh", "project",
+                                        self.dtype_policy)
+        self.scorers = {m: keras.layers.Dense(1, dtype=self.dtype_policy, name=f"score_{m}")
+                        for m in self.modalities}
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
         for m in self.modalities:
@@ -69,8 +72,10 @@ class GatedFusion(Fusion):
     def __init__(self, modalities, units=128, **kwargs):
         super().__init__(modalities, **kwargs)
         self.units = int(units)
-        self.transforms = _projections(self.modalities, self.units, "tanh", "transform")
-        self.gates = _projections(self.modalities, self.units, None, "gate")
+        self.transforms = _projections(self.modalities, self.units, "tanh", "transform",
+                                       self.dtype_policy)
+        self.gates = _projections(self.modalities, self.units, None, "gate",
+                                  self.dtype_policy)
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
         joint = sum(features_shape[m][-1] for m in self.modalities)

@@ -49,6 +49,8 @@ class _DecisionFusion(Fusion):
 
     def __init__(self, modalities, num_classes, modality_weights=None,
                  learn_weights=False, **kwargs):
+        # Decision-level layers output logits: float32 even under mixed precision.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(modalities, **kwargs)
         self.num_classes = int(num_classes)
         if modality_weights is not None and len(modality_weights) != len(self.modalities):
@@ -65,7 +67,7 @@ class _DecisionFusion(Fusion):
         )
         self.learn_weights = bool(learn_weights)
         self.heads = {
-            m: keras.layers.Dense(self.num_classes, name=f"{m}_head")
+            m: keras.layers.Dense(self.num_classes, dtype=self.dtype_policy, name=f"{m}_head")
             for m in self.modalities
         }
 
@@ -141,7 +143,8 @@ class HybridFusion(_DecisionFusion):
         if not 0.0 <= fused_weight <= 1.0:
             raise ValueError(f"fused_weight must be in [0, 1], received {fused_weight}.")
         self.fused_weight = float(fused_weight)
-        self.fused_head = keras.layers.Dense(self.num_classes, name="fused_head")
+        self.fused_head = keras.layers.Dense(self.num_classes, dtype=self.dtype_policy,
+                                             name="fused_head")
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
         super().build(features_shape)

@@ -42,19 +42,20 @@ class CrossModalTransformerFusion(Fusion):
         self.dropout = float(dropout)
         if self.dim % self.num_heads:
             raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads}).")
-        self.projections = {m: keras.layers.Dense(self.dim, name=f"project_{m}")
+        self.projections = {m: keras.layers.Dense(self.dim, dtype=self.dtype_policy,
+                                                  name=f"project_{m}")
                             for m in self.modalities}
         # A flat dict: Keras saves layers inside dicts, not lists nested in dicts.
         self.blocks = {
             _block_name(source, target, index): TransformerBlock(
                 self.num_heads, self.dim // self.num_heads, self.ffn_dim, self.dropout,
-                name=_block_name(source, target, index))
+                dtype=self.dtype_policy, name=_block_name(source, target, index))
             for target in self.modalities
             for source in self.modalities
             if source != target
             for index in range(self.num_layers)
         }
-        self.pool = MaskedGlobalPooling1D("mean", name="pool")
+        self.pool = MaskedGlobalPooling1D("mean", dtype=self.dtype_policy, name="pool")
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
         for m in self.modalities:

@@ -32,7 +32,8 @@ class TensorFusion(Fusion):
         super().__init__(modalities, **kwargs)
         self.dim = int(dim)
         self.projections = {
-            m: keras.layers.Dense(self.dim, activation="relu", name=f"project_{m}")
+            m: keras.layers.Dense(self.dim, activation="relu", dtype=self.dtype_policy,
+                                  name=f"project_{m}")
             for m in self.modalities
         }
 

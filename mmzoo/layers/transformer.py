@@ -35,15 +35,17 @@ class TransformerBlock(keras.layers.Layer):
         self.key_dim = key_dim
         self.ffn_dim = ffn_dim
         self.dropout = dropout
-        self.query_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="query_norm")
+        self.query_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="query_norm")
         self.context_norm = keras.layers.LayerNormalization(
-            epsilon=1e-6, name="context_norm"
+            epsilon=1e-6, dtype=self.dtype_policy, name="context_norm"
         )
         self.attention = keras.layers.MultiHeadAttention(
-            num_heads, key_dim, dropout=dropout, name="attention"
+            num_heads, key_dim, dropout=dropout, dtype=self.dtype_policy, name="attention"
         )
-        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
-        self.ffn_hidden = keras.layers.Dense(ffn_dim, activation="gelu", name="ffn_hidden")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=self.dtype_policy, name="ffn_norm")
+        self.ffn_hidden = keras.layers.Dense(ffn_dim, activation="gelu",
+                                             dtype=self.dtype_policy, name="ffn_hidden")
         self.drop = keras.layers.Dropout(dropout)
 
     def build(self, x_shape, context_shape=None):
@@ -55,7 +57,7 @@ class TransformerBlock(keras.layers.Layer):
         self.attention.build(input_shape, context_shape)
         self.ffn_norm.build(input_shape)
         self.ffn_hidden.build(input_shape)
-        self.ffn_output = keras.layers.Dense(dim, name="ffn_output")
+        self.ffn_output = keras.layers.Dense(dim, dtype=self.dtype_policy, name="ffn_output")
         self.ffn_output.build(input_shape[:-1] + (self.ffn_dim,))
 
     def call(self, x, context=None, mask=None, context_mask=None, training=None):

@@ -161,7 +161,8 @@ class Classifier(Task):
                                        name=f"head_hidden_{index}")(x)
             if dropout:
                 x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-            logits = keras.layers.Dense(num_classes, name="head_logits")(x)
+            # Logits in float32 under mixed precision too.
+            logits = keras.layers.Dense(num_classes, dtype="float32", name="head_logits")(x)
         predictions = keras.layers.Activation(
             activation, dtype="float32", name="predictions")(logits)
         outputs = predictions
