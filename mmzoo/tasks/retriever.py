@@ -1,0 +1,488 @@
+"""Image-text retrieval: a dual encoder trained with a contrastive loss (CLIP, SigLIP).
+
+Two towers, each a registered backbone + a linear projection (optionally an MLP) +
+L2 normalisation, map images and texts into one `embed_dim` space; a learnable
+temperature turns cosine similarities into logits (`mmzoo.losses.ContrastiveLogits`).
+
+>>> model = Retriever(loss="infonce", image_backbone="simple_cnn", text_backbone="cnn")
+>>> model.adapt_text(["a dog runs on the grass", "two children play in the snow"])
+>>> out = model({"image": pixels, "text": ids})  # image_embeddings, text_embeddings, logits
+>>> model.encode_image(pixels).shape             # (B, embed_dim), unit norm
+>>> model.encode_text(ids)                       # (B, embed_dim)
+
+Training pairs (`prepare_dataset`): a Flickr8k-style element is one image with its
+captions `{"image", "captions" [C]}`; every training step pairs each image of the batch
+with ONE of its captions drawn at random (so an epoch sees each image once and, over
+epochs, all of its captions), and the other B - 1 texts of the batch are its negatives
+(and vice versa). Shuffled batches of distinct images hold no duplicate image; a data
+set that can repeat an image in a batch yields `(inputs, pair_ids)` instead, and the
+losses then treat every pair with the same id as a positive. Validation and `evaluate`
+use every caption (C passes per batch), so the validation loss is deterministic.
+"""
+
+import functools
+import inspect
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mmzoo import losses as contrastive
+from mmzoo.backbones import build_backbone
+from mmzoo.layers import TrainingOnly
+from mmzoo.preprocessing import (
+    as_string_batch,
+    check_vocabulary,
+    decode_image,
+    load_images,
+    text_vectorizer,
+)
+from mmzoo.registry import TASKS
+from mmzoo.retrieval_metrics import retrieval_metrics
+from mmzoo.tasks.base import Task
+
+MODALITIES = ("image", "text")
+OUTPUTS = ("image_embeddings", "text_embeddings", "logits")
+
+
+def projection_head(features, embed_dim, hidden_units=(), dropout=0.0, prefix=""):
+    """Dropout -> [Dense + GELU]* -> Dense(embed_dim) -> L2 normalisation (float32)."""
+    x = features
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
+    for index, units in enumerate(hidden_units):
+        x = keras.layers.Dense(units, activation="gelu", name=f"{prefix}hidden_{index}")(x)
+    x = keras.layers.Dense(embed_dim, name=f"{prefix}projection")(x)
+    return keras.layers.UnitNormalization(dtype="float32", name=f"{prefix}l2_normalize")(x)
+
+
+def image_augmentation(name="augment"):
+    """Horizontal flips, shifts and zooms of up to 10%, applied only in training."""
+    return TrainingOnly(keras.Sequential([
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect"),
+        keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect"),
+    ], name="augmentations"), name=name)
+
+
+def image_tower(backbone, options, embed_dim, hidden_units=(), dropout=0.0, augment=False,
+                name="image_encoder"):
+    """pixels `[B, H, W, 3]` 0..255 -> unit-norm embeddings `[B, embed_dim]` float32."""
+    images = keras.Input((None, None, 3), dtype="float32", name="images")
+    x = images
+    if augment:
+        with warnings.catch_warnings():
+            # TrainingOnly has no build(); its random layers need none (harmless).
+            warnings.filterwarnings("ignore", message=".*`build\(\)` was called on layer")
+            x = image_augmentation()(images)
+    features = build_backbone("image", backbone, name="image_backbone", **options)(x)
+    embeddings = projection_head(features["pooled"], embed_dim, hidden_units, dropout)
+    return keras.Model(images, embeddings, name=name)
+
+
+def text_tower(backbone, options, embed_dim, hidden_units=(), dropout=0.0,
+               name="text_encoder"):
+    """token ids `[B, T]` (0 = padding) -> unit-norm embeddings `[B, embed_dim]` float32."""
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    features = build_backbone("text", backbone, name="text_backbone", **options)(ids)
+    embeddings = projection_head(features["pooled"], embed_dim, hidden_units, dropout)
+    return keras.Model(ids, embeddings, name=name)
+
+
+@TASKS.register("retriever")
+@keras.saving.register_keras_serializable(package="mmzoo")
+class Retriever(Task):
+    """Dual encoder for image-text retrieval, trained with a contrastive loss.
+
+    Inputs `{"image": [B, H, W, 3] float32 0..255, "text": [B, T] int32 ids}`; outputs
+    `{"image_embeddings": [B, D], "text_embeddings": [B, D], "logits": [B, B]}` (all
+    float32; `predict` returns only the embeddings).
+
+    Args:
+        image_backbone, text_backbone: names from `mmzoo.registry.BACKBONES`;
+            `image_options`, `text_options` their extra arguments.
+        image_size: side of the square image the image backbone sees.
+        image_weights: None, "imagenet" or a path, for keras.applications backbones.
+        embed_dim: size of the shared embedding space.
+        projection_units: hidden layers of both projection heads (() = linear, as CLIP).
+        dropout: before each projection head.
+        augment: random flips, shifts and zooms of the images in training.
+        loss: "infonce" (CLIP's symmetric cross-entropy) or "sigmoid" (SigLIP).
+        init_scale, max_scale, init_bias, learn_scale: the temperature of
+            `mmzoo.losses.ContrastiveLogits` (CLIP: 1/0.07, 100, None; SigLIP: 10,
+            None, -10).
+        vocab_size, sequence_length, vocabulary: the text vectorizer.
+    """
+
+    input_dtype_kinds = {
+        "text": ("iu", "integer token ids"),
+        "image": ("fiu", "pixel values 0..255"),
+    }
+
+    def __init__(
+        self,
+        image_backbone="simple_cnn",
+        text_backbone="cnn",
+        image_options=None,
+        text_options=None,
+        image_size=64,
+        image_weights=None,
+        embed_dim=128,
+        projection_units=(),
+        dropout=0.0,
+        augment=True,
+        loss="infonce",
+        init_scale=1.0 / 0.07,
+        max_scale=100.0,
+        init_bias=None,
+        learn_scale=True,
+        vocab_size=5000,
+        sequence_length=32,
+        vocabulary=None,
+        **kwargs,
+    ):
+        if loss not in contrastive.LOSSES:
+            raise ValueError(f"loss must be one of {sorted(contrastive.LOSSES)}, "
+                             f"received {loss!r}.")
+        embed_dim = int(embed_dim)
+        if embed_dim < 1:
+            raise ValueError(f"embed_dim must be positive, received {embed_dim}.")
+        options = {"image": dict(image_options or {}), "text": dict(text_options or {})}
+        options["image"].setdefault("weights", image_weights)
+        options["image"].setdefault("image_size", image_size)
+        options["text"].setdefault("vocab_size", vocab_size)
+        if text_backbone == "transformer":
+            options["text"].setdefault("max_length", sequence_length)
+
+        inputs = {
+            "image": keras.Input((None, None, 3), dtype="float32", name="image"),
+            "text": keras.Input((None,), dtype="int32", name="text"),
+        }
+        image_encoder = image_tower(image_backbone, options["image"], embed_dim,
+                                    projection_units, dropout, augment)
+        text_encoder = text_tower(text_backbone, options["text"], embed_dim,
+                                  projection_units, dropout)
+        image_embeddings = image_encoder(inputs["image"])
+        text_embeddings = text_encoder(inputs["text"])
+        logits = contrastive.ContrastiveLogits(
+            init_scale, max_scale, init_bias, learn_scale, name="logits"
+        )(image_embeddings, text_embeddings)
+        outputs = {"image_embeddings": image_embeddings,
+                   "text_embeddings": text_embeddings, "logits": logits}
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.embed_dim = embed_dim
+        self.image_size = int(image_encoder.get_layer("image_backbone")
+                              .get_layer("resize").height)
+        self.text_vectorizer = text_vectorizer(vocab_size, sequence_length, vocabulary)
+        self._set_config({
+            "image_backbone": image_backbone,
+            "text_backbone": text_backbone,
+            "image_options": dict(image_options or {}),
+            "text_options": dict(text_options or {}),
+            "image_size": image_size,
+            # Trained weights come from the saved file, never a fresh download.
+            "image_weights": None,
+            "embed_dim": embed_dim,
+            "projection_units": list(projection_units),
+            "dropout": dropout,
+            "augment": augment,
+            "loss": loss,
+            "init_scale": init_scale,
+            "max_scale": max_scale,
+            "init_bias": init_bias,
+            "learn_scale": learn_scale,
+            "vocab_size": vocab_size,
+            "sequence_length": sequence_length,
+        })
+
+    @classmethod
+    def summarize_config(cls, config):
+        """Modalities, backbones, similarity and loss of a config, without building."""
+        config = {**_defaults(cls), **config}
+        return {
+            "modalities": list(MODALITIES),
+            "backbones": {m: config[f"{m}_backbone"] for m in MODALITIES},
+            "fusion": "cosine",
+            "loss": config["loss"],
+        }
+
+    # ----- parts -------------------------------------------------------------------
+    @property
+    def image_encoder(self):
+        """pixels `[B, H, W, 3]` -> unit-norm `[B, embed_dim]` (a `keras.Model`)."""
+        return self.get_layer("image_encoder")
+
+    @property
+    def text_encoder(self):
+        """token ids `[B, T]` -> unit-norm `[B, embed_dim]` (a `keras.Model`)."""
+        return self.get_layer("text_encoder")
+
+    @property
+    def logits_layer(self):
+        """The learned temperature (and bias): `ContrastiveLogits`."""
+        return self.get_layer("logits")
+
+    @property
+    def text_vectorizers(self):
+        return {"text": self.text_vectorizer}
+
+    def encode_image(self, images, training=False):
+        """Unit-norm image embeddings `[B, embed_dim]` of pixels `[B, H, W, 3]` 0..255."""
+        if not tf.is_symbolic_tensor(images):
+            self._check_inputs({"image": images})
+        return self.image_encoder(images, training=training)
+
+    def encode_text(self, ids, training=False):
+        """Unit-norm text embeddings `[B, embed_dim]` of token ids `[B, T]`."""
+        if not tf.is_symbolic_tensor(ids):
+            self._check_inputs({"text": ids})
+        return self.text_encoder(ids, training=training)
+
+    def similarity_logits(self, image_embeddings, text_embeddings):
+        """`[images, texts]` logits (learned scale, and bias for SigLIP), float32."""
+        return self.logits_layer(image_embeddings, text_embeddings)
+
+    @functools.cached_property
+    def _encode_steps(self):
+        # cached_property writes to __dict__, outside Keras' attribute tracking.
+        return {
+            "image": tf.function(lambda x: self.image_encoder(x, training=False),
+                                 reduce_retracing=True),
+            "text": tf.function(lambda x: self.text_encoder(x, training=False),
+                                reduce_retracing=True),
+        }
+
+    def embed(self, modality, inputs, batch_size=64):
+        """numpy `[N, embed_dim]` embeddings of model inputs (pixels or ids) in batches."""
+        if modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, received {modality!r}.")
+        self._check_inputs({modality: inputs})
+        step = self._encode_steps[modality]
+        parts = [step(tf.convert_to_tensor(inputs[start:start + batch_size]))
+                 for start in range(0, len(inputs), batch_size)]
+        return np.concatenate([np.asarray(p) for p in parts])
+
+    # ----- inputs ------------------------------------------------------------------
+    def standardize_inputs(self, inputs):
+        full = super().standardize_inputs(inputs)
+        missing = [name for name in MODALITIES if full[name] is None]
+        if missing:
+            raise ValueError(
+                f"Retriever takes both 'image' and 'text'; '{missing[0]}' is missing. "
+                "To embed one modality use model.encode_image(pixels) / "
+                "model.encode_text(ids), or mmzoo.pipeline(...).embed_images / "
+                "embed_texts for raw inputs.")
+        return full
+
+    # ----- training ----------------------------------------------------------------
+    def compile(self, optimizer="auto", loss="auto", metrics=None, **kwargs):
+        """Adam(1e-3) and the preset's contrastive loss unless given."""
+        loss = contrastive.get(self._task_config["loss"] if loss in ("auto", None) else loss)
+        super().compile(
+            optimizer=keras.optimizers.Adam(1e-3) if optimizer == "auto" else optimizer,
+            loss=loss, metrics=metrics, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The contrastive loss of the batch's logits; `y` holds pair ids (optional)."""
+        loss = contrastive.contrastive_loss(self.loss, y, y_pred["logits"])
+        for extra in self.losses:
+            loss = loss + self._aggregate_additional_loss(extra)
+        return loss
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        outputs = self(x, training=False)
+        return {name: outputs[name] for name in OUTPUTS[:2]}
+
+    # ----- data sets ---------------------------------------------------------------
+    def prepare_dataset(self, dataset, captions="random"):
+        """Batched `{"image", "captions" [B, C]}` (or `{"image", "text"}`) elements ->
+        model inputs `{"image", "text"}`, with `(inputs, pair_ids)` kept as they are.
+
+        captions: "random" (one caption per image, drawn each step: training), "all"
+        (C batches, one per caption index: validation) or an index.
+        """
+        if captions == "all":
+            dataset = dataset.flat_map(_one_batch_per_caption)
+
+        def convert(*element):
+            inputs = _pick_caption(element[0], captions)
+            converted = self.convert_inputs(inputs)
+            if len(element) == 1:
+                return converted
+            return (converted, self.convert_labels(element[1]), *element[2:])
+
+        return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        """`keras.Model.fit`; batched datasets may hold `captions` and raw strings."""
+        if isinstance(x, tf.data.Dataset):
+            x = self.prepare_dataset(x, captions="random")
+        if isinstance(validation_data, tf.data.Dataset):
+            validation_data = self.prepare_dataset(validation_data, captions="all")
+        return super(Task, self).fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if isinstance(x, tf.data.Dataset):
+            x = self.prepare_dataset(x, captions="all")
+        return super(Task, self).evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        if isinstance(x, tf.data.Dataset):
+            x = self.prepare_dataset(x, captions=0)
+            return super(Task, self).predict(x, *args, **kwargs)
+        return super().predict(x, *args, **kwargs)
+
+    @classmethod
+    def dataset_overrides(cls, info, element_spec, config):
+        """Checks that the data set pairs images with texts (nothing to override)."""
+        inputs = element_spec[0] if isinstance(element_spec, tuple) else element_spec
+        if "image" not in inputs or not ({"captions", "text"} & set(inputs)):
+            raise ValueError(
+                f"A retriever trains on images paired with texts ('image' and 'captions' "
+                f"or 'text'); the data set has {sorted(inputs)}.")
+        return {}
+
+    def dataset_options(self):
+        """Load images at the size the image tower sees."""
+        return {"image_size": self.image_size}
+
+    def adapt_to_dataset(self, dataset):
+        """Builds the vocabulary from every caption of a batched training set."""
+        def texts(element, *rest):
+            key = "captions" if "captions" in element else "text"
+            return tf.reshape(element[key], (-1,))
+
+        self.adapt_text(dataset.map(texts))
+
+    def embed_dataset(self, dataset):
+        """`(image_embeddings [N, D], text_embeddings [M, D], caption_images [M])` of a
+        batched `{"image", "captions" [B, C]}` (or `{"image", "text"}`) dataset."""
+        images, texts, owners = [], [], []
+        count = 0
+        for element in dataset:
+            inputs = element[0] if isinstance(element, tuple) else element
+            captions = inputs["captions"] if "captions" in inputs else inputs["text"][:, None]
+            pixels = self._encode_steps["image"](tf.cast(inputs["image"], tf.float32))
+            batch, per_image = captions.shape[0], captions.shape[1]
+            ids = self.convert_inputs({"text": tf.reshape(captions, (-1,))})["text"]
+            images.append(np.asarray(pixels))
+            texts.append(np.asarray(self._encode_steps["text"](ids)))
+            owners.append(count + np.repeat(np.arange(batch), per_image))
+            count += batch
+        if not images:
+            raise ValueError("The dataset is empty: nothing to evaluate.")
+        return np.concatenate(images), np.concatenate(texts), np.concatenate(owners)
+
+    def evaluate_dataset(self, dataset):
+        """Recall@1/5/10 both ways (percent), median ranks, numbers of images and texts."""
+        image_embeddings, text_embeddings, owners = self.embed_dataset(dataset)
+        similarity = image_embeddings.astype(np.float64) @ text_embeddings.T.astype(np.float64)
+        return {**retrieval_metrics(similarity, owners), "images": int(len(image_embeddings)),
+                "captions": int(len(text_embeddings))}
+
+    # ----- raw inputs --------------------------------------------------------------
+    def preprocess(self, text=None, image=None):
+        """Raw inputs -> model inputs (numpy) for the modalities given.
+
+        text: a string or list of strings; image: paths, encoded bytes or arrays (any
+        size; grayscale and RGBA converted), resized to `image_size`.
+        """
+        inputs = {}
+        if text is not None:
+            check_vocabulary(self.text_vectorizer)
+            inputs["text"] = self.text_vectorizer(as_string_batch(text)).numpy().astype(
+                "int32")
+        if image is not None:
+            inputs["image"] = load_images(image, self.image_size)
+        if not inputs:
+            raise ValueError(f"No input given; this model takes {list(MODALITIES)}.")
+        return inputs
+
+    def raw_signature(self):
+        """TensorSpecs of the exported raw-input endpoint: one string per example."""
+        return {m: tf.TensorSpec((None,), tf.string, name=m) for m in MODALITIES}
+
+    def preprocess_raw(self, raw):
+        """Graph version of `preprocess`: encoded image bytes and strings."""
+        inputs = {}
+        if "text" in raw:
+            inputs["text"] = tf.cast(self.text_vectorizer(raw["text"]), tf.int32)
+        if "image" in raw:
+            size = self.image_size
+            inputs["image"] = tf.map_fn(
+                lambda data: decode_image(data, size), raw["image"],
+                fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))
+        return inputs
+
+    def serving_endpoints(self):
+        """`serve` (default: images and texts -> both embeddings and the logits),
+        `encode_image` (image bytes -> embeddings), `encode_text` (strings ->
+        embeddings) and `serve_tensors` (model inputs -> outputs)."""
+        check_vocabulary(self.text_vectorizer, type(self).__name__)
+        specs = self.raw_signature()
+
+        def serve(raw):
+            inputs = self.preprocess_raw(raw)
+            images = self.image_encoder(inputs["image"], training=False)
+            texts = self.text_encoder(inputs["text"], training=False)
+            return {"image_embeddings": images, "text_embeddings": texts,
+                    "logits": self.similarity_logits(images, texts)}
+
+        def encode_image(raw):
+            inputs = self.preprocess_raw(raw)
+            return {"embeddings": self.image_encoder(inputs["image"], training=False)}
+
+        def encode_text(raw):
+            inputs = self.preprocess_raw(raw)
+            return {"embeddings": self.text_encoder(inputs["text"], training=False)}
+
+        def serve_tensors(inputs):
+            return dict(self(inputs, training=False))
+
+        return {
+            "serve": (serve, [specs]),
+            "encode_image": (encode_image, [{"image": specs["image"]}]),
+            "encode_text": (encode_text, [{"text": specs["text"]}]),
+            "serve_tensors": (serve_tensors, [self.tensor_signature()]),
+        }
+
+
+def _pick_caption(inputs, captions):
+    """`{"image", "captions" [B, C]}` -> `{"image", "text" [B]}` (other keys dropped)."""
+    if not isinstance(inputs, dict) or "captions" not in inputs or "text" in inputs:
+        return inputs
+    texts = inputs["captions"]
+    if captions == "random":
+        shape = tf.shape(texts)
+        choice = tf.random.uniform(shape[:1], 0, shape[1], dtype=tf.int32)
+        text = tf.gather(texts, choice, batch_dims=1)
+    elif captions == "all":
+        raise ValueError("captions='all' needs the dataset split per caption first.")
+    else:
+        text = texts[:, int(captions)]
+    return {"image": inputs["image"], "text": text}
+
+
+def _one_batch_per_caption(*element):
+    """One batched element with captions `[B, C]` -> C elements, caption k in each."""
+    inputs = element[0]
+    if not isinstance(inputs, dict) or "captions" not in inputs:
+        return tf.data.Dataset.from_tensors(element if len(element) > 1 else inputs)
+    rest = element[1:]
+
+    def pick(index):
+        picked = {"image": inputs["image"], "text": tf.gather(inputs["captions"], index,
+                                                              axis=1)}
+        return (picked, *rest) if rest else picked
+
+    return tf.data.Dataset.range(tf.cast(tf.shape(inputs["captions"])[1], tf.int64)).map(
+        lambda k: pick(tf.cast(k, tf.int32)))
+
+
+def _defaults(cls):
+    return {name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
