@@ -95,3 +95,60 @@ RETRIEVAL_PRESET_SPECS = {
 for _name, _spec in RETRIEVAL_PRESET_SPECS.items():
     PRESETS.register(_name, _spec, task=_spec["task"])
 PRESET_SPECS.update(RETRIEVAL_PRESET_SPECS)
+
+# ----- visual question answering (task "vqa", mmzoo/tasks/vqa.py) -------------------------
+# Image CNN + BiGRU question encoder + fusion + answer head. The answer vocabulary
+# (`answers`) and the question vocabulary come from the data set at training time.
+
+_VQA_QUESTION = {"embed_dim": 64, "units": 64}
+_VQA_CNN = {"filters": [16, 32, 64]}
+
+VQA_PRESET_SPECS = {
+    "vqa_concat": {
+        "task": "vqa",
+        "description": "VQA baseline: CNN + BiGRU question encoder, element-wise product "
+                       "fusion, MLP (the easy-VQA baseline design; the CNN+MLP of "
+                       "Santoro et al. 2017).",
+        "config": {"fusion": "hadamard", "fusion_options": {"units": 256},
+                   "image_pooling": "flatten", "image_options": _VQA_CNN,
+                   "text_options": _VQA_QUESTION, "head_units": [256], "dropout": 0.2},
+    },
+    "vqa_san": {
+        "task": "vqa",
+        "description": "VQA, Stacked Attention Networks (Yang et al. 2016): 2 question-"
+                       "guided attention hops over the CNN feature grid, MLP head.",
+        # A hidden layer on u = v~ + u: a linear head on a sum cannot tell whether the
+        # image matches the question (easy-VQA's yes/no questions).
+        "config": {"fusion": "stacked_attention",
+                   "fusion_options": {"dim": 128, "attention_units": 128, "hops": 2},
+                   "image_options": _VQA_CNN, "text_options": _VQA_QUESTION,
+                   "head_units": [256], "dropout": 0.2},
+    },
+    "vqa_mfb": {
+        "task": "vqa",
+        "description": "VQA, MFB with co-attention (Yu et al. 2017): question self-"
+                       "attention, MFB-guided image attention, MFB fusion.",
+        "config": {"fusion": "mfb_coattention",
+                   "fusion_options": {"units": 128, "factors": 5, "attention_units": 128,
+                                      "question_glimpses": 2, "image_glimpses": 2,
+                                      "dropout": 0.1},
+                   "image_options": _VQA_CNN, "text_options": _VQA_QUESTION,
+                   "dropout": 0.2},
+    },
+    "vqa_rn": {
+        "task": "vqa",
+        "description": "VQA, Relation Network (Santoro et al. 2017): g over all pairs of "
+                       "CNN grid cells (with coordinates) and the question, pooled, then f.",
+        # Mean rather than sum over the pairs: the same function class (f's first layer
+        # absorbs the factor N^2) without huge logits at initialisation.
+        "config": {"fusion": "relation",
+                   "fusion_options": {"g_units": [128, 128, 128], "f_units": [128],
+                                      "dropout": 0.5, "pooling": "mean"},
+                   "image_size": 80, "image_options": {"filters": [24, 24, 24, 24]},
+                   "text_options": _VQA_QUESTION},
+    },
+}
+
+for _name, _spec in VQA_PRESET_SPECS.items():
+    PRESETS.register(_name, _spec, task=_spec["task"])
+PRESET_SPECS.update(VQA_PRESET_SPECS)

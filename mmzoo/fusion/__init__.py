@@ -10,6 +10,10 @@
 | `low_rank` | LMF | `units` |
 | `gated` | GMU | `units` |
 | `cross_transformer` | MulT cross-modal attention over sequences | `M * dim` |
+| `hadamard` | element-wise product of projections (MLB-style) | `units` |
+| `mfb` | MFB factorized bilinear pooling of two vectors | `units` |
+| `mfb_coattention` | MFB with question and image attention (grid + words) | `units` |
+| `relation` | Relation Network over grid cells, conditioned on a query | `f_units[-1]` |
 
 >>> from mmzoo.fusion import build_fusion
 >>> fusion = build_fusion("gated", ["image", "audio"], units=64)
@@ -17,8 +21,10 @@
 
 from mmzoo.fusion.attention import AttentionFusion, GatedFusion
 from mmzoo.fusion.base import Fusion, masked_softmax
+from mmzoo.fusion.bilinear import HadamardFusion, MFBCoAttentionFusion, MFBFusion
 from mmzoo.fusion.concat import ConcatFusion, HybridFusion, LateFusion
 from mmzoo.fusion.cross_transformer import CrossModalTransformerFusion
+from mmzoo.fusion.relation import RelationFusion
 from mmzoo.fusion.tensor import LowRankFusion, TensorFusion
 from mmzoo.registry import FUSIONS
 
@@ -34,9 +40,13 @@ __all__ = [
     "CrossModalTransformerFusion",
     "Fusion",
     "GatedFusion",
+    "HadamardFusion",
     "HybridFusion",
     "LateFusion",
     "LowRankFusion",
+    "MFBCoAttentionFusion",
+    "MFBFusion",
+    "RelationFusion",
     "TensorFusion",
     "build_fusion",
     "masked_softmax",

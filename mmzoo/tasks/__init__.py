@@ -2,8 +2,9 @@
 
 from mmzoo.tasks.base import Task
 from mmzoo.tasks.classifier import Classifier
+from mmzoo.tasks.vqa import VQA
 
-__all__ = ["Classifier", "Task"]
+__all__ = ["Classifier", "Task", "VQA"]
 from mmzoo.tasks.retriever import Retriever  # noqa: E402
 
 __all__ += ["Retriever"]

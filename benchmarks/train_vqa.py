@@ -1,0 +1,257 @@
+"""Train the VQA presets on easy-VQA and Sort-of-CLEVR next to their floors.
+
+    python benchmarks/train_vqa.py --data-dir ../shared/data [--only easy_vqa/vqa_san]
+    python benchmarks/train_vqa.py --floors-only      # the floors, then the table
+    python benchmarks/train_vqa.py --readme-only      # rewrite the table from the results
+    python benchmarks/train_vqa.py --ship easy_vqa/vqa_san sort_of_clevr/vqa_rn
+
+Each run is one `mmzoo train <preset> --data <data set> ...` command (see RUNS), with
+seed 0; its weights folder goes to `runs/vqa/<data set>/<run>/` and its metrics on the
+reported split (easy-VQA: validation, the shared folder has no test/; Sort-of-CLEVR:
+test), epochs, training seconds, parameters and command to
+`benchmarks/results/vqa.json`. The floors (always the most frequent training answer;
+a question-only model, `--modalities question`) are measured on the same splits.
+The table goes to `benchmarks/README.md` between the vqa markers, with the predict
+throughput of `benchmarks/vqa_throughput.py` when its results exist. `--ship` copies
+run folders to `weights/<preset>/<data set>/` and refreshes `weights/manifest.json`.
+"""
+
+import argparse
+import json
+import pathlib
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "vqa.json"
+THROUGHPUT = ROOT / "benchmarks" / "results" / "vqa_throughput.json"
+README = ROOT / "benchmarks" / "README.md"
+START, END = "<!-- vqa:start -->", "<!-- vqa:end -->"
+
+# The split each data set is reported on, and the `--data-dir` of its source folder.
+REPORTED_SPLIT = {"easy_vqa": "validation", "sort_of_clevr": "test"}
+SOURCE = {"easy_vqa": "easy_vqa", "sort_of_clevr": None}  # sort_of_clevr is generated
+
+# run name -> (preset, data set, extra `mmzoo train` arguments)
+EASY = ["--epochs", "20", "--batch-size", "64", "--learning-rate", "1e-3",
+        "--patience", "3"]
+CLEVR = ["--epochs", "6", "--batch-size", "64", "--learning-rate", "5e-4",
+         "--patience", "2"]
+RUNS = {
+    "easy_vqa/question_only": ("vqa_concat", "easy_vqa", EASY + ["--modalities", "question"]),
+    "easy_vqa/vqa_concat": ("vqa_concat", "easy_vqa", EASY),
+    "easy_vqa/vqa_san": ("vqa_san", "easy_vqa", EASY),
+    "easy_vqa/vqa_mfb": ("vqa_mfb", "easy_vqa", EASY),
+    "easy_vqa/vqa_rn": ("vqa_rn", "easy_vqa", EASY),
+    "sort_of_clevr/question_only": ("vqa_concat", "sort_of_clevr",
+                                    CLEVR + ["--modalities", "question"]),
+    "sort_of_clevr/vqa_concat": ("vqa_concat", "sort_of_clevr", CLEVR),
+    "sort_of_clevr/vqa_rn": ("vqa_rn", "sort_of_clevr", CLEVR),
+}
+
+ANCHORS = """\
+Reference points (`../shared/ANCHORS.md`; not measured by this script):
+
+| what | figure | split |
+|---|---|---|
+| easy-VQA Keras baseline (vzhou842/easy-VQA-keras), measured on a machine like ours | 82.5% after its 8 default epochs (3 runs, 82.4-82.8); ~5-6 min training; ~1,600 questions/s predict at batch 64 | easy-VQA **test** split |
+| easy-VQA Keras baseline, published | 93.78% (one 2020 run) | easy-VQA **test** split |
+| easy-VQA floors | always "yes": 37.3%; question-only: 67.0% | easy-VQA **test** split |
+| Sort-of-CLEVR, Santoro et al. 2017 | CNN+RN above 94% on relational and non-relational questions; CNN+MLP 63% on relational | paper's test set |
+
+Our easy-VQA figures are on the **validation** split (3,732 questions of 387 images that
+the loader holds out of the shared train folder by image id; the shared folder has no
+test/), so they are not the same questions as the anchors' test split, but the floors
+below show the two splits are alike (always "yes" 36.3% here, 37.3% there)."""
+
+
+def command(run, args):
+    preset, data, extra = RUNS[run]
+    argv = ["mmzoo", "train", preset, "--data", data]
+    if SOURCE[data]:
+        argv += ["--data-dir", str(pathlib.Path(args.data_dir) / SOURCE[data])]
+    return argv + extra + ["--seed", str(args.seed),
+                           "--out", str(pathlib.Path(args.runs_dir) / run)]
+
+
+def count_parameters(folder):
+    import mmzoo
+    from mmzoo.weights import read_folder_config
+
+    preset = read_folder_config(folder)["preset"]
+    return int(mmzoo.load(preset, weights=str(folder), compile=False).count_params())
+
+
+def train(run, args, results):
+    argv = command(run, args)
+    print(f"== {run}: {shlex.join(argv)}", flush=True)
+    started = time.time()
+    completed = subprocess.run(argv, capture_output=True, text=True)
+    if completed.returncode != 0:
+        print(completed.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"{run} failed")
+    out = pathlib.Path(args.runs_dir) / run
+    metadata = json.loads((out / "metadata.json").read_text())
+    preset, data, _ = RUNS[run]
+    split = REPORTED_SPLIT[data]
+    metrics = {key[len(split) + 1:]: value for key, value in metadata["metrics"].items()
+               if key.startswith(split + "_")}
+    results[run] = {
+        "preset": preset, "data": data, "split": split,
+        "modalities": "question" if "--modalities" in argv else "image+question",
+        "metrics": metrics, "validation_accuracy": metadata["metrics"].get(
+            "validation_accuracy"),
+        "epochs_run": len(metadata["history"]),
+        "train_seconds": metadata["train_seconds_this_run"],
+        "wall_seconds": round(time.time() - started, 1),
+        "parameters": count_parameters(out),
+        "weights_bytes": (out / "model.weights.h5").stat().st_size,
+        "command": shlex.join(argv), "weights": str(out.relative_to(ROOT))
+        if out.is_relative_to(ROOT) else str(out),
+    }
+    print(f"   {split} accuracy {metrics['accuracy']:.4f} "
+          f"({results[run]['epochs_run']} epochs, {results[run]['train_seconds']} s)",
+          flush=True)
+
+
+def floors(args, results):
+    """Always answering the most frequent training answer, on the reported splits."""
+    import mmzoo.datasets as mds
+    from mmzoo import metrics
+
+    for data, split in REPORTED_SPLIT.items():
+        source = pathlib.Path(args.data_dir) / SOURCE[data] if SOURCE[data] else None
+
+        def answers(part):
+            dataset = mds.load(data, part, data_dir=source)
+            rows = [(y, bool(x.get("relational", False))) for x, y in
+                    dataset.map(lambda x, y: ({k: v for k, v in x.items()
+                                               if k == "relational"}, y)).as_numpy_iterator()]
+            return [y.decode() for y, _ in rows], [r for _, r in rows]
+
+        train_answers, _ = answers("train")
+        truth, relational = answers(split)
+        answer, _ = metrics.most_frequent_answer_accuracy(train_answers, truth)
+        values = metrics.vqa_metrics(truth, [answer] * len(truth),
+                                     relational if data == "sort_of_clevr" else None)
+        results[f"{data}/most_frequent"] = {"data": data, "split": split, "answer": answer,
+                                            "metrics": values}
+        print(f"== {data}: always {answer!r}: {values['accuracy']:.4f} on {split}")
+
+
+def ship(runs, args):
+    from mmzoo.weights import update_manifest
+
+    for run in runs:
+        preset, data, _ = RUNS[run]
+        source = pathlib.Path(args.runs_dir) / run
+        target = ROOT / "weights" / preset / data
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.weights.h5", "metadata.json"):
+            shutil.copy2(source / name, target / name)
+        print(f"shipped {source} -> {target}")
+    update_manifest(ROOT / "weights")
+
+
+def _pct(value):
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def write_readme(results):
+    lines = [
+        "## Visual question answering",
+        "",
+        "`python benchmarks/train_vqa.py --data-dir ../shared/data` trains every VQA preset "
+        "with `mmzoo train` (seed 0, Adam, batch 64, early stopping on the validation "
+        "loss restoring the best epoch), and measures the floors on the same split: "
+        "always answering the most frequent training answer, and a question-only model "
+        "(`vqa_concat --modalities question`: the same question encoder and head, no "
+        "image). easy-VQA: at most 20 epochs (patience 3), learning rate 1e-3, reported "
+        "on **validation**. Sort-of-CLEVR (9,800 / 200 / 200 images, 20 questions each): "
+        "at most 6 epochs (patience 2), learning rate 5e-4, reported on **test**. "
+        "Seconds are training time on this machine (2 CPU cores), with the lead's and "
+        "other jobs sometimes sharing them; parameters count every weight.",
+        "",
+        "| data set (split) | model | accuracy | yes/no | other | relational | "
+        "non-relational | epochs | train s | parameters | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    order = ["most_frequent", "question_only", "vqa_concat", "vqa_san", "vqa_mfb", "vqa_rn"]
+    for data in REPORTED_SPLIT:
+        for name in order:
+            row = results.get(f"{data}/{name}")
+            if not row:
+                continue
+            m = row["metrics"]
+            label = (f"floor: always \"{row['answer']}\"" if name == "most_frequent" else
+                     "floor: question only" if name == "question_only" else name)
+            lines.append(
+                f"| {data} ({row['split']}) | {label} | {_pct(m['accuracy'])} | "
+                f"{_pct(m.get('yes_no_accuracy'))} | {_pct(m.get('other_accuracy'))} | "
+                f"{_pct(m.get('relational_accuracy'))} | "
+                f"{_pct(m.get('non_relational_accuracy'))} | {row.get('epochs_run', '-')} | "
+                f"{row.get('train_seconds', '-')} | "
+                f"{'{:,}'.format(row['parameters']) if 'parameters' in row else '-'} | "
+                + (f"`{row['command']}`" if "command" in row
+                   else "`python benchmarks/train_vqa.py --floors-only`") + " |")
+    lines += ["", ANCHORS, ""]
+    if THROUGHPUT.exists():
+        speed = json.loads(THROUGHPUT.read_text())
+        lines += [
+            f"Predict throughput (`python benchmarks/vqa_throughput.py`): questions per "
+            f"second of `model.predict` at batch {speed['batch_size']} on "
+            f"{speed['examples']:,} easy-VQA-sized inputs (64x64 images), median of "
+            f"{speed['repeats']} passes after a warm-up; the easy-VQA Keras baseline "
+            "does ~1,600 questions/s the same way.",
+            "",
+            "| model | questions/s | parameters |",
+            "|---|---|---|",
+        ]
+        for preset, row in speed["presets"].items():
+            lines.append(f"| {preset} | {row['questions_per_second']:,.0f} | "
+                         f"{row['parameters']:,} |")
+        lines.append("")
+    block = "\n".join([START, *lines, END])
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    if START in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    README.write_text(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs" / "vqa"))
+    parser.add_argument("--only", nargs="*", help="run names (or presets) to (re)run")
+    parser.add_argument("--floors-only", action="store_true")
+    parser.add_argument("--readme-only", action="store_true")
+    parser.add_argument("--ship", nargs="*", help="run names to copy to weights/")
+    args = parser.parse_args()
+
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if args.ship:
+        ship(args.ship, args)
+        return
+    if not args.readme_only:
+        if args.floors_only or not args.only:
+            floors(args, results)
+        if not args.floors_only:
+            for run, (preset, _, _) in RUNS.items():
+                if args.only and run not in args.only and preset not in args.only:
+                    continue
+                train(run, args, results)
+                RESULTS.parent.mkdir(parents=True, exist_ok=True)
+                RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    write_readme(results)
+
+
+if __name__ == "__main__":
+    main()
