@@ -8,3 +8,6 @@ __all__ = ["Classifier", "Task", "VQA"]
 from mmzoo.tasks.retriever import Retriever  # noqa: E402
 
 __all__ += ["Retriever"]
+from mmzoo.tasks.captioner import Captioner  # noqa: E402
+
+__all__ += ["Captioner"]
