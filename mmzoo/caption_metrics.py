@@ -228,3 +228,56 @@ def best_constant_caption(references, candidates=None, sigma=6.0, max_order=4):
         if score > best[0]:
             best = (score, caption)
     return best[1], best[0]
+
+
+# Words that name the main subject of most Flickr8k photos, grouped.
+OBJECT_GROUPS = {
+    "dog": ("dog", "dogs", "puppy", "puppies"),
+    "man": ("man", "men", "guy", "guys"),
+    "woman": ("woman", "women", "lady", "ladies"),
+    "boy": ("boy", "boys"),
+    "girl": ("girl", "girls"),
+    "child": ("child", "children", "kid", "kids", "baby", "toddler"),
+    "people": ("people", "person", "group", "crowd"),
+}
+
+
+def object_mentions(references, hypotheses, groups=None, min_references=3):
+    """Do captions name the image's main object more often than chance?
+
+    An object group (default `OBJECT_GROUPS`) is *in* an image when at least
+    `min_references` of its references use one of its words; the image's *main object*
+    is the group used by the most references (ties to the first group; images without
+    one are skipped). Returns, per group, `images` (how many have it), `hit_rate`
+    (their captions that name it), `other_rate` (captions of the other images that
+    name it) and, for the main object, `hit_rate` against `chance_rate`: the rate at
+    which the caption of another image names this image's main object (the expected
+    hit rate of captions shuffled between images).
+    """
+    refs, hyps = _check_corpus(references, hypotheses)
+    groups = OBJECT_GROUPS if groups is None else groups
+    names = list(groups)
+    said = np.array([[bool(set(h) & set(groups[g])) for g in names] for h in hyps])
+    counts = np.array([[sum(bool(set(r) & set(groups[g])) for r in group) for g in names]
+                       for group in refs])
+    present = counts >= min_references
+    result = {}
+    for k, name in enumerate(names):
+        inside = present[:, k]
+        result[name] = {
+            "images": int(inside.sum()),
+            "hit_rate": float(said[inside, k].mean()) if inside.any() else None,
+            "other_rate": float(said[~inside, k].mean()) if (~inside).any() else None,
+        }
+    main = np.where(present.any(axis=1), counts.argmax(axis=1), -1)
+    rows = np.flatnonzero(main >= 0)
+    hits = said[rows, main[rows]]
+    # Another image's caption naming this image's main object, averaged over pairs.
+    mentions = said[:, main[rows]].sum(axis=0) - hits
+    chance = mentions / max(len(hyps) - 1, 1)
+    result["main_object"] = {
+        "images": int(len(rows)),
+        "hit_rate": float(hits.mean()) if len(rows) else None,
+        "chance_rate": float(chance.mean()) if len(rows) else None,
+    }
+    return result

@@ -592,6 +592,14 @@ class Captioner(Task):
             **{"jit_compile": False, **kwargs},
         )
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Keras' Resizing (the backbones' first layer) defaults to training=True and
+        # hands that to the layers after it, so a plain `model(x)` would run BatchNorm on
+        # batch statistics and move its averages: inference unless training is asked.
+        if not args:
+            kwargs.setdefault("training", False)
+        return super().__call__(inputs, *args, **kwargs)
+
     def standardize_inputs(self, inputs):
         inputs = super().standardize_inputs(inputs)
         missing = [name for name, value in inputs.items() if value is None]
@@ -704,6 +712,18 @@ class Captioner(Task):
                       early_stopping=True, temperature=None, top_k=None, seed=0,
                       use_cache=True, min_length=0, vocabulary_size=None):
         """`search` from the image encoder's output `memory` `[B, regions, dim]`."""
+        step, state, context = self.decoding_step(memory, max_length, use_cache,
+                                                  min_length, vocabulary_size)
+        return decoding.decode(step, state, context, tf.shape(memory)[0], START_ID, END_ID,
+                               max_length, num_beams, length_penalty, early_stopping,
+                               temperature, top_k, seed)
+
+    def decoding_step(self, memory, max_length, use_cache=True, min_length=0,
+                      vocabulary_size=None):
+        """`(step_fn, state, context)` for the functions of `mmzoo.decoding`, one row
+        per image of `memory`. The step never picks padding, [UNK], <start>, ids at or
+        past `vocabulary_size` (default `len(self.vocabulary)`, read eagerly), nor the
+        end token before `min_length` tokens."""
         size = len(self.vocabulary) if vocabulary_size is None else int(vocabulary_size)
         ids = tf.range(self.vocab_size)
         allowed = tf.logical_and(ids >= END_ID, ids < size)[None]
@@ -733,9 +753,7 @@ class Captioner(Task):
                                  training=False)
                 return mask(tf.gather(logits, index, axis=1), index), state
 
-        return decoding.decode(step, state, context, tf.shape(memory)[0], START_ID, END_ID,
-                               max_length, num_beams, length_penalty, early_stopping,
-                               temperature, top_k, seed)
+        return step, state, context
 
     def detokenize(self, tokens, vocabulary=None):
         """Graph-side: token ids `[B, L]` -> caption strings `[B]` (special tokens
@@ -777,7 +795,8 @@ class Captioner(Task):
             (paths, encoded bytes, arrays of any size).
         max_length: tokens to generate at most (end token included); default and limit
             `sequence_length`.
-        num_beams: beam width (default: the config's `num_beams`); 1 = greedy search.
+        num_beams: beam width (default: the config's `num_beams`, or 1 when sampling
+            options are given); 1 = greedy search.
         length_penalty, early_stopping: beam search (see `mmzoo.decoding.beam_search`).
         temperature, top_k: sample instead (with `num_beams=1`), seeded by `seed`.
         use_cache: cached keys/values (or LSTM states); False re-runs the decoder over
@@ -791,7 +810,9 @@ class Captioner(Task):
         beam score.
         """
         max_length = self.sequence_length if max_length is None else max_length
-        num_beams = self.num_beams if num_beams is None else num_beams
+        if num_beams is None:  # sampling options alone ask for sampling, not beams
+            sampling = temperature is not None or top_k is not None
+            num_beams = 1 if sampling else self.num_beams
         length_penalty = self.length_penalty if length_penalty is None else length_penalty
         decoding.check_decoding_arguments(max_length, num_beams, temperature, top_k,
                                           length_penalty, limit=self.sequence_length,
