@@ -125,7 +125,7 @@ def cmd_train(args):
         batch_size=args.batch_size, seed=args.seed, weights_name=args.weights,
         learning_rate=args.learning_rate, patience=args.patience, overrides=overrides,
         data_options=_key_values(args.data_option, "--data-option"),
-        max_examples=args.max_examples,
+        max_examples=args.max_examples, lr_schedule=args.lr_schedule,
         verbose=1 if sys.stdout.isatty() else 2)
     from mmzoo.weights import read_metadata
 
@@ -205,6 +205,9 @@ def build_parser():
     training.add_argument("--epochs", type=int, default=10)
     training.add_argument("--batch-size", type=int, default=32)
     training.add_argument("--learning-rate", type=float, default=1e-3)
+    training.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                          default="constant",
+                          help="cosine: decay the learning rate to 0 over --epochs")
     training.add_argument("--patience", type=int, default=3,
                           help="early stopping patience in epochs (validation loss)")
     training.add_argument("--seed", type=int, default=0)

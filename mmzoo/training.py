@@ -28,6 +28,7 @@ from mmzoo.registry import PRESETS, TASKS
 from mmzoo.zoo import load, merge_config
 
 BACKUP_DIR = "backup"
+LR_SCHEDULES = ("constant", "cosine")
 HISTORY_FILE = "history.csv"
 
 
@@ -50,8 +51,15 @@ def load_split(data, split, data_dir=None, batch_size=32, options=None,
 
 def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
           weights_name=None, learning_rate=1e-3, patience=3, overrides=None,
-          data_options=None, max_examples=None, verbose="auto", command=None):
-    """Trains `preset` on `data`'s train split (validation split for early stopping)."""
+          data_options=None, max_examples=None, verbose="auto", command=None,
+          lr_schedule="constant"):
+    """Trains `preset` on `data`'s train split (validation split for early stopping).
+
+    `lr_schedule`: "constant", or "cosine" (cosine decay from `learning_rate` to 0 over
+    `epochs`, which calms the late epochs of small, noisy data sets).
+    """
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, received {lr_schedule!r}.")
     keras.utils.set_random_seed(seed)
     out = pathlib.Path(out)
     overrides = dict(overrides or {})
@@ -70,7 +78,8 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
     model = load(preset, weights=weights_name, compile=False, **{**derived, **overrides})
     if weights_name is None:
         model.adapt_to_dataset(train_set)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(
+        _schedule(lr_schedule, learning_rate, epochs, train_set)))
 
     backup = out / BACKUP_DIR
     resumed_from = _backed_up_epoch(backup)
@@ -114,6 +123,7 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         "train_seconds_this_run": round(seconds, 1),
         "batch_size": batch_size,
         "learning_rate": learning_rate,
+        "lr_schedule": lr_schedule,
         "seed": seed,
         "overrides": overrides,
         "command": command or _current_command(),
@@ -132,6 +142,13 @@ def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size
     if dataset is None:
         raise ValueError(f"The {split!r} split of {data!r} is empty.")
     return {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
+
+
+def _schedule(name, learning_rate, epochs, train_set):
+    steps = int(train_set.cardinality())
+    if name == "constant" or steps <= 0:  # unknown cardinality: stay constant
+        return learning_rate
+    return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps)
 
 
 def versions():
