@@ -40,9 +40,6 @@ def cross_entropy(y_true, probabilities):
     probabilities = np.asarray(probabilities, dtype=np.float64)
     picked = probabilities[np.arange(len(probabilities)), np.asarray(y_true)]
     return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
-from mmzoo.retrieval_metrics import (  # noqa: E402,F401  (image-text retrieval)
-    image_to_text_ranks, random_ranking_floor, recall_at_k, retrieval_metrics,
-    text_to_image_ranks)
 
 
 # ----- visual question answering ------------------------------------------------------

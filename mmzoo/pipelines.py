@@ -161,12 +161,13 @@ class RetrievalPipeline:
         return results if batched else results[0]
 
     # ----- zero-shot classification ----------------------------------------------------
-    def __call__(self, image, candidate_labels, hypothesis_template="a photo of {}."):
+    def __call__(self, image, candidate_labels=None, hypothesis_template="a photo of {}.",
+                 top_k=None):
         """Zero-shot classification: `[{"label", "score"}]` best first for one image (a
-        list of them for a list of images). Each label is scored through
-        `hypothesis_template.format(label)`; scores are the softmax over the labels of
-        the model's logits (InfoNCE models) or per-label sigmoids (SigLIP models), as in
-        Hugging Face's zero-shot-image-classification pipeline.
+        list of them for a list of images; `top_k` keeps the best k). Each label is scored
+        through `hypothesis_template.format(label)`; scores are the softmax over the
+        labels of the model's logits (InfoNCE models) or per-label sigmoids (SigLIP
+        models), as in Hugging Face's zero-shot-image-classification pipeline.
         """
         if isinstance(candidate_labels, str):
             candidate_labels = [candidate_labels]
@@ -185,8 +186,10 @@ class RetrievalPipeline:
         else:
             scores = np.exp(logits - logits.max(axis=1, keepdims=True))
             scores /= scores.sum(axis=1, keepdims=True)
+        if top_k is not None and int(top_k) < 1:
+            raise ValueError(f"top_k must be at least 1, received {top_k}.")
         results = [[{"label": labels[i], "score": float(row[i])}
-                    for i in np.argsort(-row, kind="stable")] for row in scores]
+                    for i in np.argsort(-row, kind="stable")[:top_k]] for row in scores]
         return results if batched else results[0]
 
 

@@ -65,37 +65,6 @@ PRESET_SPECS = {
 for _name, _spec in PRESET_SPECS.items():
     PRESETS.register(_name, _spec, task=_spec["task"])
 
-# ----- image-text retrieval ---------------------------------------------------------
-# Both presets share the towers (small, trained from scratch on Flickr8k-sized data);
-# only the objective differs.
-_RETRIEVAL_TOWERS = {"image_backbone": "simple_cnn", "image_size": 64,
-                     "image_options": {"filters": [32, 64, 128, 256]},
-                     "text_backbone": "cnn", "text_options": {"embed_dim": 128},
-                     "embed_dim": 128, "augment": True, "dropout": 0.1,
-                     "vocab_size": 2000, "sequence_length": 32}
-
-RETRIEVAL_PRESET_SPECS = {
-    "retrieval_dual_encoder": {
-        "task": "retriever",
-        "description": "Image-text dual encoder (CLIP-style): CNN image tower, text CNN, "
-                       "symmetric InfoNCE with a learned temperature (1/0.07, clamped "
-                       "at 100).",
-        "config": {**_RETRIEVAL_TOWERS, "loss": "infonce", "init_scale": 1 / 0.07,
-                   "max_scale": 100.0, "init_bias": None},
-    },
-    "retrieval_siglip": {
-        "task": "retriever",
-        "description": "Image-text dual encoder with SigLIP's pairwise sigmoid loss "
-                       "(Zhai et al. 2023): learned temperature 10 and bias -10 at init.",
-        "config": {**_RETRIEVAL_TOWERS, "loss": "sigmoid", "init_scale": 10.0,
-                   "max_scale": None, "init_bias": -10.0},
-    },
-}
-
-for _name, _spec in RETRIEVAL_PRESET_SPECS.items():
-    PRESETS.register(_name, _spec, task=_spec["task"])
-PRESET_SPECS.update(RETRIEVAL_PRESET_SPECS)
-
 # ----- visual question answering (task "vqa", mmzoo/tasks/vqa.py) -------------------------
 # Image CNN + BiGRU question encoder + fusion + answer head. The answer vocabulary
 # (`answers`) and the question vocabulary come from the data set at training time.
@@ -152,6 +121,37 @@ VQA_PRESET_SPECS = {
 for _name, _spec in VQA_PRESET_SPECS.items():
     PRESETS.register(_name, _spec, task=_spec["task"])
 PRESET_SPECS.update(VQA_PRESET_SPECS)
+
+# ----- image-text retrieval ---------------------------------------------------------
+# Both presets share the towers (small, trained from scratch on Flickr8k-sized data);
+# only the objective differs.
+_RETRIEVAL_TOWERS = {"image_backbone": "simple_cnn", "image_size": 64,
+                     "image_options": {"filters": [32, 64, 128, 256]},
+                     "text_backbone": "cnn", "text_options": {"embed_dim": 128},
+                     "embed_dim": 128, "augment": True, "dropout": 0.1,
+                     "vocab_size": 2000, "sequence_length": 32}
+
+RETRIEVAL_PRESET_SPECS = {
+    "retrieval_dual_encoder": {
+        "task": "retriever",
+        "description": "Image-text dual encoder (CLIP-style): CNN image tower, text CNN, "
+                       "symmetric InfoNCE with a learned temperature (1/0.07, clamped "
+                       "at 100).",
+        "config": {**_RETRIEVAL_TOWERS, "loss": "infonce", "init_scale": 1 / 0.07,
+                   "max_scale": 100.0, "init_bias": None},
+    },
+    "retrieval_siglip": {
+        "task": "retriever",
+        "description": "Image-text dual encoder with SigLIP's pairwise sigmoid loss "
+                       "(Zhai et al. 2023): learned temperature 10 and bias -10 at init.",
+        "config": {**_RETRIEVAL_TOWERS, "loss": "sigmoid", "init_scale": 10.0,
+                   "max_scale": None, "init_bias": -10.0},
+    },
+}
+
+for _name, _spec in RETRIEVAL_PRESET_SPECS.items():
+    PRESETS.register(_name, _spec, task=_spec["task"])
+PRESET_SPECS.update(RETRIEVAL_PRESET_SPECS)
 
 # ----- image captioning -------------------------------------------------------------
 # Small enough to train from scratch on Flickr8k-sized data in about an hour of CPU and

@@ -102,6 +102,28 @@ def test_audio_sample_rate_is_a_config_value(name, rng):
     assert np.isfinite(one_second_slow["pooled"]).all()
 
 
+@pytest.mark.parametrize("name", ["mel_cnn", "mel_crnn"])
+def test_audio_features_do_not_depend_on_the_other_clips_of_the_batch(name, rng):
+    """A quiet, half-silent clip gets the same features alone and next to a loud one
+    (Keras' MelSpectrogram floors at the batch's peak - top_db; ours per clip)."""
+    encoder = build_backbone("audio", name, sample_rate=8000)
+    quiet = np.concatenate([rng.normal(size=4000) * 1e-3, np.zeros(4000)]).astype("float32")
+    loud = (rng.normal(size=8000) * 0.9).astype("float32")
+    alone = np.asarray(encoder(quiet[None], training=False)["pooled"])
+    batched = np.asarray(encoder(np.stack([quiet, loud]), training=False)["pooled"])
+    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-4, atol=1e-5)
+
+
+def test_decibel_floor_clamps_each_example_at_its_own_peak():
+    from mmzoo.layers import DecibelFloor
+
+    decibels = np.array([[[0.0, -50.0, -100.0]], [[-60.0, -90.0, -100.0]]], "float32")
+    floored = np.asarray(DecibelFloor(40.0)(decibels))
+    np.testing.assert_array_equal(floored, [[[0.0, -40.0, -40.0]], [[-60.0, -90.0, -100.0]]])
+    with pytest.raises(ValueError, match="top_db must be positive"):
+        DecibelFloor(0.0)
+
+
 def test_unknown_backbone_lists_close_names():
     with pytest.raises(KeyError, match="Did you mean 'bigru'"):
         build_backbone("text", "bigruu")

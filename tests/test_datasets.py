@@ -69,6 +69,17 @@ def test_missing_default_folder_tells_to_pass_data_dir(tmp_path, monkeypatch):
         mds.load("avdigits", data_dir=tmp_path / "only_mnist")
 
 
+def test_parent_of_the_data_sets_is_accepted_as_data_dir(tmp_path):
+    """`--data-dir ../shared/data` works for every data set, as for avdigits."""
+    folder, names = fake.make_fsdd(tmp_path)
+    assert folder.parent == tmp_path and folder.name == "fsdd"
+    direct = [int(y) for _, y in mds.load("fsdd", split="all", data_dir=folder)]
+    parent = [int(y) for _, y in mds.load("fsdd", split="all", data_dir=tmp_path)]
+    assert parent == direct and len(parent) == len(names)
+    with pytest.raises(FileNotFoundError, match="lacks answers.txt"):
+        mds.load("easy_vqa", data_dir=tmp_path)  # no easy_vqa/ below it either
+
+
 def test_import_mmzoo_does_not_import_tensorflow_datasets():
     code = "import sys, mmzoo; print('tensorflow_datasets' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}

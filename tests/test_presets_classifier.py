@@ -46,6 +46,22 @@ def test_keras_file_round_trip(preset, trained, tmp_path):
     assert loaded.get_config() == model.get_config()
 
 
+@pytest.mark.parametrize("preset", PRESETS)
+def test_an_example_gets_the_same_prediction_alone_and_in_a_batch(preset, trained):
+    """Nothing at inference mixes the examples of a batch (BatchNorm statistics, a
+    batch-wide spectrogram floor): a quiet, half-silent clip next to loud ones."""
+    model, _, x = trained[preset]
+    x = dict(x)
+    audio = x["audio"].copy()
+    audio[0, : audio.shape[1] // 2] *= 1e-3
+    audio[0, audio.shape[1] // 2:] = 0.0
+    audio[1:] *= 8.0
+    x["audio"] = audio.clip(-1, 1)
+    batched = np.asarray(model(x, training=False))
+    alone = np.asarray(model({k: v[:1] for k, v in x.items()}, training=False))
+    np.testing.assert_allclose(alone[0], batched[0], rtol=1e-4, atol=1e-5)
+
+
 def _raw_inputs(rng, model):
     images = rng.integers(0, 256, size=(2, 40, 50, 3), dtype=np.uint8)
     waves = (rng.normal(size=(2, 12000)) * 0.2).clip(-1, 1).astype("float32")

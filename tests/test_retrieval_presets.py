@@ -221,6 +221,7 @@ def test_zero_shot_classification(trained, pictures):
             assert all(0.0 < s < 1.0 for s in scores)
         batch = classify(pictures[:2], candidate_labels=["dog", "snow"])
         assert len(batch) == 2 and {r["label"] for r in batch[0]} == {"dog", "snow"}
+        assert classify(pictures[3], CAPTIONS, "{}", top_k=2) == results[:2]
 
 
 def test_pipeline_rejects_bad_requests(retrieve, pictures):
@@ -239,6 +240,8 @@ def test_pipeline_rejects_bad_requests(retrieve, pictures):
         retrieve.search(images=pictures)
     with pytest.raises(ValueError, match="candidate_labels is empty"):
         retrieve(pictures[0], candidate_labels=[])
+    with pytest.raises(ValueError, match="top_k must be at least 1"):
+        retrieve(pictures[0], candidate_labels=["dog"], top_k=0)
     with pytest.raises(ValueError, match="hypothesis_template must contain"):
         retrieve(pictures[0], candidate_labels=["dog"], hypothesis_template="a photo")
     with pytest.raises(ValueError, match="could not be decoded as an image"):
@@ -276,3 +279,19 @@ def test_datasets_without_texts_are_rejected():
     spec = {"image": tf.TensorSpec((None, 8, 8, 3)), "question": tf.TensorSpec((None,))}
     with pytest.raises(ValueError, match="images paired with texts"):
         mmzoo.registry.TASKS.get("retriever").dataset_overrides({}, (spec,), {})
+
+
+def test_word_dropout_only_in_training():
+    from mmzoo.tasks.retriever import TokenDropout
+
+    ids = np.arange(1, 2001).reshape(4, 500).astype("int32")
+    layer = TokenDropout(0.25, seed=3)
+    np.testing.assert_array_equal(layer(ids), ids)
+    dropped = np.asarray(layer(ids, training=True))
+    assert 0.2 < np.mean(dropped == 0) < 0.3
+    assert np.all((dropped == 0) | (dropped == ids))
+    assert TokenDropout.from_config(layer.get_config()).get_config() == layer.get_config()
+    model = mmzoo.load("retrieval_dual_encoder", word_dropout=0.2)
+    assert model.text_encoder.get_layer("word_dropout").rate == 0.2
+    with pytest.raises(ValueError, match="rate must be in"):
+        TokenDropout(1.0)

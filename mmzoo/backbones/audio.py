@@ -10,8 +10,12 @@ in dB), so callers feed raw waveforms at the encoder's `sample_rate`.
 import keras
 
 from mmzoo.backbones.base import BN_MOMENTUM, conv_blocks, encoder_model
-from mmzoo.layers import TrainingOnly
+from mmzoo.layers import DecibelFloor, TrainingOnly
 from mmzoo.registry import BACKBONES
+
+# MelSpectrogram clamps at `top_db` below the peak of the whole *batch*; this value
+# leaves only its fixed floor (min_power, -100 dB) and DecibelFloor clamps per clip.
+_NO_BATCH_FLOOR = 1e6
 
 
 def mel_frontend(sample_rate, num_mel_bins, augment=False):
@@ -31,8 +35,10 @@ def mel_frontend(sample_rate, num_mel_bins, augment=False):
         sampling_rate=sample_rate,
         num_mel_bins=num_mel_bins,
         max_freq=sample_rate / 2,
+        top_db=_NO_BATCH_FLOOR,
         name="log_mel",
     )(waveform)
+    mel = DecibelFloor(80.0, name="db_floor")(mel)
     x = keras.layers.Permute((2, 1), name="time_major")(mel)
     x = keras.layers.Reshape((-1, num_mel_bins, 1), name="add_channel")(x)
     # Per-mel-bin BatchNorm standardises the dB scale (as in PANNs).

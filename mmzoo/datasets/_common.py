@@ -286,7 +286,16 @@ class Spec:
         path = pathlib.Path(data_dir).expanduser().resolve()
         if not path.is_dir():
             raise FileNotFoundError(f"data_dir for {self.name!r} is not a folder: {path}")
-        self.check_source(path)
+        try:
+            self.check_source(path)
+        except FileNotFoundError:
+            # A parent of the data sets (like shared/data) holding this one's usual
+            # subfolder is accepted too, so one --data-dir serves every data set.
+            nested = path / self.folder if self.folder else None
+            if nested is None or not nested.is_dir():
+                raise
+            self.check_source(nested)
+            path = nested
         return path
 
     def check_source(self, source):

@@ -1,5 +1,6 @@
 """Shared building blocks used by backbones, fusion layers and tasks."""
 
+from mmzoo.layers.audio import DecibelFloor
 from mmzoo.layers.augment import TrainingOnly
 from mmzoo.layers.image import PixelNormalization
 from mmzoo.layers.masking import PaddingMask, ZeroMasked, apply_mask
@@ -9,6 +10,7 @@ from mmzoo.layers.presence import ModalityInputs
 from mmzoo.layers.transformer import TransformerBlock
 
 __all__ = [
+    "DecibelFloor",
     "ModalityInputs",
     "MaskedGlobalPooling1D",
     "PaddingMask",

@@ -20,6 +20,11 @@ class TrainingOnly(keras.layers.Layer):
         self.layer = layer
         self.supports_masking = True
 
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self.built = True
+
     def call(self, x, training=None):
         return self.layer(x, training=True) if training else x
 

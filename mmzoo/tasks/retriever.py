@@ -57,6 +57,35 @@ def projection_head(features, embed_dim, hidden_units=(), dropout=0.0, prefix=""
     return keras.layers.UnitNormalization(dtype="float32", name=f"{prefix}l2_normalize")(x)
 
 
+@keras.saving.register_keras_serializable(package="mmzoo")
+class TokenDropout(keras.layers.Layer):
+    """Word dropout: in training, replaces each token id by padding (0) with
+    probability `rate` (a caption augmentation); the identity at inference.
+
+    >>> TokenDropout(0.1)(ids, training=True)  # about 10% of the words removed
+    """
+
+    def __init__(self, rate=0.1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be in [0, 1), received {rate}.")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, ids, training=None):
+        if not training or self.rate == 0.0:
+            return ids
+        keep = keras.random.uniform(keras.ops.shape(ids), seed=self.seed_generator) >= self.rate
+        return keras.ops.where(keep, ids, keras.ops.zeros_like(ids))
+
+    def compute_output_spec(self, ids, training=None):
+        return keras.KerasTensor(ids.shape, dtype=ids.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def image_augmentation(name="augment"):
     """Horizontal flips, shifts and zooms of up to 10%, applied only in training."""
     return TrainingOnly(keras.Sequential([
@@ -81,11 +110,12 @@ def image_tower(backbone, options, embed_dim, hidden_units=(), dropout=0.0, augm
     return keras.Model(images, embeddings, name=name)
 
 
-def text_tower(backbone, options, embed_dim, hidden_units=(), dropout=0.0,
+def text_tower(backbone, options, embed_dim, hidden_units=(), dropout=0.0, word_dropout=0.0,
                name="text_encoder"):
     """token ids `[B, T]` (0 = padding) -> unit-norm embeddings `[B, embed_dim]` float32."""
     ids = keras.Input((None,), dtype="int32", name="token_ids")
-    features = build_backbone("text", backbone, name="text_backbone", **options)(ids)
+    x = TokenDropout(word_dropout, name="word_dropout")(ids) if word_dropout else ids
+    features = build_backbone("text", backbone, name="text_backbone", **options)(x)
     embeddings = projection_head(features["pooled"], embed_dim, hidden_units, dropout)
     return keras.Model(ids, embeddings, name=name)
 
@@ -108,6 +138,7 @@ class Retriever(Task):
         projection_units: hidden layers of both projection heads (() = linear, as CLIP).
         dropout: before each projection head.
         augment: random flips, shifts and zooms of the images in training.
+        word_dropout: probability of dropping each caption word in training.
         loss: "infonce" (CLIP's symmetric cross-entropy) or "sigmoid" (SigLIP).
         init_scale, max_scale, init_bias, learn_scale: the temperature of
             `mmzoo.losses.ContrastiveLogits` (CLIP: 1/0.07, 100, None; SigLIP: 10,
@@ -132,6 +163,7 @@ class Retriever(Task):
         projection_units=(),
         dropout=0.0,
         augment=True,
+        word_dropout=0.0,
         loss="infonce",
         init_scale=1.0 / 0.07,
         max_scale=100.0,
@@ -162,7 +194,7 @@ class Retriever(Task):
         image_encoder = image_tower(image_backbone, options["image"], embed_dim,
                                     projection_units, dropout, augment)
         text_encoder = text_tower(text_backbone, options["text"], embed_dim,
-                                  projection_units, dropout)
+                                  projection_units, dropout, word_dropout)
         image_embeddings = image_encoder(inputs["image"])
         text_embeddings = text_encoder(inputs["text"])
         logits = contrastive.ContrastiveLogits(
@@ -188,6 +220,7 @@ class Retriever(Task):
             "projection_units": list(projection_units),
             "dropout": dropout,
             "augment": augment,
+            "word_dropout": word_dropout,
             "loss": loss,
             "init_scale": init_scale,
             "max_scale": max_scale,
