@@ -35,10 +35,10 @@ import tensorflow as tf
 import mmzoo
 from mmzoo.weights import shipped_weights
 
+from readme_block import replace_block  # benchmarks/ is on sys.path
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "decoding.json"
-README = ROOT / "benchmarks" / "README.md"
-START, END = "<!-- decoding:start -->", "<!-- decoding:end -->"
 TOKENS = 20
 # keras.io image captioning (../shared/ANCHORS.md): greedy, 20 tokens, its own loop.
 KERAS_IO = {1: {"captions_per_s": 0.57, "tokens_per_s": 11.4},
@@ -181,14 +181,8 @@ def write_table(results):
         speed.append(f"| {key} | {value['decoding']}x | {value['end_to_end']}x |")
     encoder = ", ".join(f"{e['preset']} batch {e['batch']} {e['mode']} "
                         f"{1000 * e['seconds']:.1f} ms" for e in results["encoder"])
-    block = (f"{START}\n" + "\n".join(rows) + "\n\nCached over uncached speed-up:\n\n"
-             + "\n".join(speed) + f"\n\nImage encoder per batch: {encoder}.\n" + END)
-    text = README.read_text()
-    if START in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text += "\n" + block + "\n"
-    README.write_text(text)
+    replace_block("decoding", "\n".join(rows) + "\n\nCached over uncached speed-up:\n\n"
+                  + "\n".join(speed) + f"\n\nImage encoder per batch: {encoder}.")
 
 
 if __name__ == "__main__":

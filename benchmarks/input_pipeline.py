@@ -19,6 +19,8 @@ import tensorflow as tf
 
 import mmzoo
 
+from readme_block import replace_block  # benchmarks/ is on sys.path
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "input_pipeline.json"
 BATCH = 32
@@ -94,15 +96,7 @@ def write_table(results):
     for name, r in results.items():
         rows.append(f"| {name} | {r['first_pass_per_s']:,} | {r['cached_per_s']:,} | "
                     f"{r['preset']} | {r['train_per_s']:,} | {r['headroom']}x |")
-    readme = ROOT / "benchmarks" / "README.md"
-    text = readme.read_text() if readme.exists() else ""
-    start, end = "<!-- input_pipeline:start -->", "<!-- input_pipeline:end -->"
-    block = f"{start}\n" + "\n".join(rows) + "\n" + end
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text += "\n" + block + "\n"
-    readme.write_text(text)
+    replace_block("input_pipeline", "\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -28,9 +28,10 @@ import sys
 import tempfile
 import time
 
+from readme_block import replace_block  # benchmarks/ is on sys.path
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "retrieval_index.json"
-MARKERS = ("<!-- retrieval_index:start -->", "<!-- retrieval_index:end -->")
 
 
 def rss_mib():
@@ -157,19 +158,7 @@ def write_table(rows):
             f"{r['gflops_batch256']} | {r['numpy_queries_per_s_batch1']:,} / "
             f"{r['numpy_queries_per_s_batch256']:,} | "
             f"{r['save_seconds']} / {r['load_seconds']} s | {r['file_mib']:,} MiB |")
-    replace_block(ROOT / "benchmarks" / "README.md", MARKERS, "\n".join(lines))
-
-
-def replace_block(readme, markers, body):
-    """Puts `body` between the two markers in `readme` (appended if they are absent)."""
-    start, end = markers
-    text = readme.read_text() if readme.exists() else ""
-    block = f"{start}\n{body}\n{end}"
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text += "\n" + block + "\n"
-    readme.write_text(text)
+    replace_block("retrieval_index", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from readme_block import replace_block  # benchmarks/ is on sys.path
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "avdigits.json"
 FUSION_PRESETS = ["sentiment_early", "sentiment_late", "sentiment_hybrid",
@@ -110,16 +112,7 @@ def write_table(results):
                    f"single modality ({best_single:.2%}) by {100 * (best - best_single):.2f} "
                    f"points; the weakest fusion ({worst_preset}, {worst:.2%}) by "
                    f"{100 * (worst - best_single):.2f} points.\n")
-    table = "\n".join(rows) + "\n" + summary
-    readme = ROOT / "benchmarks" / "README.md"
-    text = readme.read_text() if readme.exists() else ""
-    start, end = "<!-- avdigits:start -->", "<!-- avdigits:end -->"
-    block = f"{start}\n{table}{end}"
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text += "\n" + block + "\n"
-    readme.write_text(text)
+    replace_block("avdigits", "\n".join(rows) + "\n" + summary)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ import numpy as np
 
 from mmzoo.weights import shipped_weights
 
+from readme_block import replace_block  # benchmarks/ is on sys.path
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "captioning.json"
-README = ROOT / "benchmarks" / "README.md"
-START, END = "<!-- caption_accuracy:start -->", "<!-- caption_accuracy:end -->"
 PRESETS = ["caption_transformer", "caption_sat"]
 SPLITS = ("validation", "test")
 IMAGE_SIZE = 128
@@ -218,13 +218,7 @@ def write_table(results):
                  "| image | generated | first reference |", "|---|---|---|"]
         rows += [f"| {e['image']} | {e['caption']} | {e['reference']} |"
                  for e in example["shown"]]
-    block = f"{START}\n" + "\n".join(rows) + "\n" + END
-    text = README.read_text()
-    if START in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text += "\n" + block + "\n"
-    README.write_text(text)
+    replace_block("caption_accuracy", "\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ import shutil
 import subprocess
 import sys
 
+from readme_block import replace_block  # benchmarks/ is on sys.path
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "retrieval.json"
-MARKERS = ("<!-- retrieval_training:start -->", "<!-- retrieval_training:end -->")
 PRESETS = ("retrieval_dual_encoder", "retrieval_siglip")
 RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 COLUMNS = RECALLS + ("i2t_medr", "t2i_medr")
@@ -135,9 +136,8 @@ def write_table(results):
         first = next(iter(results["runs"].values()))
         row("untrained towers (seed 0)", split, first["untrained"][split])
         row("random ranking (exact)", split, results["floor"][split])
-    from retrieval_index import replace_block  # benchmarks/ is on sys.path
 
-    replace_block(ROOT / "benchmarks" / "README.md", MARKERS, "\n".join(lines))
+    replace_block("retrieval_training", "\n".join(lines))
 
 
 if __name__ == "__main__":

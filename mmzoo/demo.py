@@ -55,6 +55,8 @@ def run(preset="sentiment_late", weights="avdigits", out=print):
                for name, rows in columns.items()}
     out("correct   " + " " * 7 + "".join(
         f"{correct[name]}/{len(truths)}".ljust(16) for name in columns))
+    out("(a missing modality is masked inside the fusion layer; a model trained without "
+        "modality_dropout leans on its stronger modality)")
 
     with tempfile.TemporaryDirectory() as folder:
         mmzoo.export(model, folder)

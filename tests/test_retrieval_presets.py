@@ -79,6 +79,10 @@ def test_outputs_are_unit_norm_float32_embeddings_and_logits(preset, trained):
     np.testing.assert_allclose(model.encode_text(padded), outputs["text_embeddings"],
                                atol=1e-5)
     assert set(model.predict(x, verbose=0)) == {"image_embeddings", "text_embeddings"}
+    # An example embeds the same alone and in a batch.
+    alone = model({k: v[:1] for k, v in x.items()}, training=False)
+    for key in ("image_embeddings", "text_embeddings"):
+        np.testing.assert_allclose(alone[key][0], outputs[key][0], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -68,6 +68,14 @@ def test_training_lowers_the_loss(preset, trained):
 
 
 @pytest.mark.parametrize("preset", PRESETS)
+def test_an_example_gets_the_same_answer_scores_alone_and_in_a_batch(preset, trained):
+    model, _, x = trained[preset]
+    batched = np.asarray(model(x, training=False))
+    alone = np.asarray(model({k: v[:1] for k, v in x.items()}, training=False))
+    np.testing.assert_allclose(alone[0], batched[0], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
 def test_keras_file_round_trip(preset, trained, tmp_path):
     model, _, x = trained[preset]
     path = tmp_path / f"{preset}.keras"

@@ -34,7 +34,7 @@ from mmzoo import caption_metrics, decoding
 from mmzoo.backbones import build_backbone
 from mmzoo.layers import PositionEmbedding, TrainingOnly, TransformerBlock
 from mmzoo.preprocessing import check_vocabulary, decode_image, load_images, text_vectorizer
-from mmzoo.preprocessing.text import RESERVED_TOKENS, vocabulary_of
+from mmzoo.preprocessing.text import RESERVED_TOKENS
 from mmzoo.registry import TASKS
 from mmzoo.tasks.base import Task
 
