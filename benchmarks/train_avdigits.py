@@ -80,9 +80,18 @@ def main():
         print(f"   test accuracy {results[name]['test_accuracy']:.4f} "
               f"({results[name]['epochs_run']} epochs, {results[name]['seconds']} s)",
               flush=True)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        results = save_results({name: results[name]})
     write_table(results)
+
+
+def save_results(new):
+    """Adds the `new` entries to the results file (another process may have written it
+    since this one read it); returns all results."""
+    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merged.update(new)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(merged, indent=1) + "\n")
+    return merged
 
 
 def write_table(results):

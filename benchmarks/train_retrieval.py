@@ -18,7 +18,6 @@ import argparse
 import json
 import pathlib
 import shlex
-import shutil
 import subprocess
 import sys
 
@@ -75,7 +74,7 @@ def main():
     args = parser.parse_args()
 
     from mmzoo.retrieval_metrics import random_ranking_floor
-    from mmzoo.weights import FOLDER_FILES, read_metadata, update_manifest
+    from mmzoo.weights import read_metadata, ship_folder
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runs = results.setdefault("runs", {})
@@ -106,11 +105,8 @@ def main():
         print(json.dumps({preset: runs[preset]}), flush=True)
     if args.ship and runs:
         best = max(runs, key=lambda p: r_sum(runs[p]["validation"]))
-        target = ROOT / "weights" / best / "flickr8k"
-        target.mkdir(parents=True, exist_ok=True)
-        for name in FOLDER_FILES:
-            shutil.copy2(ROOT / runs[best]["folder"] / name, target / name)
-        update_manifest(ROOT / "weights")
+        target = ship_folder(ROOT / runs[best]["folder"], best, "flickr8k",
+                             root=ROOT / "weights")
         results["shipped"] = f"{best}/flickr8k"
         print(f"shipped {best} -> {target}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,24 @@ def load_split(data, split, data_dir=None, batch_size=32, options=None,
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE), info
 
 
+def build_for_dataset(preset, train_set, info, overrides=None, weights_name=None):
+    """`preset` shaped for a data set: the task derives what the data decides (classes,
+    answers, sample rate, ...) from `info` and the batched `train_set`'s spec, and
+    without weights adapts its vocabularies to `train_set`. Uncompiled.
+
+    >>> train_set, info = load_split("easy_vqa", "train", "../shared/data")
+    >>> model = build_for_dataset("vqa_san", train_set, info)
+    """
+    overrides = dict(overrides or {})
+    spec = PRESETS.get(preset)
+    config = merge_config(spec["config"], overrides)
+    derived = TASKS.get(spec["task"]).dataset_overrides(info, train_set.element_spec, config)
+    model = load(preset, weights=weights_name, compile=False, **{**derived, **overrides})
+    if weights_name is None:
+        model.adapt_to_dataset(train_set)
+    return model
+
+
 def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
           weights_name=None, learning_rate=1e-3, patience=3, overrides=None,
           data_options=None, max_examples=None, verbose="auto", command=None,
@@ -71,13 +89,7 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
     validation_set, _ = load_split(data, "validation", data_dir, batch_size, data_options,
                                    max_examples=max_examples)
 
-    spec = PRESETS.get(preset)
-    task_class = TASKS.get(spec["task"])
-    config = merge_config(spec["config"], overrides)
-    derived = task_class.dataset_overrides(info, train_set.element_spec, config)
-    model = load(preset, weights=weights_name, compile=False, **{**derived, **overrides})
-    if weights_name is None:
-        model.adapt_to_dataset(train_set)
+    model = build_for_dataset(preset, train_set, info, overrides, weights_name)
     model.compile(optimizer=keras.optimizers.Adam(
         _schedule(lr_schedule, learning_rate, epochs, train_set)))
 

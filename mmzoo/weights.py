@@ -120,6 +120,17 @@ def read_metadata(folder):
         return json.load(handle)
 
 
+def _without_optimizer(model):
+    """`model`, or an uncompiled copy of it: `save_weights` of a compiled model also
+    writes the optimizer's slots (Adam: twice the model), which users of shipped weights
+    never need."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_folder(model, folder, preset=None, metadata=None):
     """Writes `config.json`, `model.weights.h5` and `metadata.json` for `model`."""
     from mmzoo.registry import TASKS
@@ -130,10 +141,27 @@ def save_folder(model, folder, preset=None, metadata=None):
     config = {"task": task, "preset": preset, "config": model.get_config()}
     with open(folder / CONFIG_FILE, "w") as handle:
         json.dump(config, handle, indent=1)
-    model.save_weights(folder / WEIGHTS_FILE)
+    _without_optimizer(model).save_weights(folder / WEIGHTS_FILE)
     with open(folder / METADATA_FILE, "w") as handle:
         json.dump(metadata or {}, handle, indent=1)
     return folder
+
+
+def ship_folder(source, preset, name, root=None):
+    """Copies the weights folder `source` (a `mmzoo train --out` folder) to
+    `<root>/<preset>/<name>/`, leaving out optimizer slots older folders may hold, and
+    refreshes the manifest.
+
+    >>> ship_folder("runs/vqa/easy_vqa/vqa_san", "vqa_san", "easy_vqa")
+    """
+    from mmzoo.zoo import load
+
+    target = pathlib.Path(root or weights_root()) / preset / name
+    model = load(preset, weights=str(source), compile=False)
+    save_folder(model, target, preset=read_folder_config(source).get("preset", preset),
+                metadata=read_metadata(source))
+    update_manifest(target.parent.parent)
+    return target
 
 
 def update_manifest(root=None):

@@ -109,6 +109,22 @@ def test_shipped_weights_load_by_name_with_verified_checksums(shipped):
     assert mmzoo.describe("sentiment_early")["weights"] == {"demo": {"accuracy": 0.75}}
 
 
+def test_weights_folders_hold_the_model_without_optimizer_slots(shipped, tmp_path):
+    import h5py
+
+    root, model, x = shipped
+    assert model.optimizer is not None and model.optimizer.variables  # trained
+    with h5py.File(root / "sentiment_early" / "demo" / "model.weights.h5") as handle:
+        assert "optimizer" not in handle and "layers" in handle
+    target = weights_lib.ship_folder(root / "sentiment_early" / "demo", "sentiment_early",
+                                     "copy", root=tmp_path / "shipped")
+    assert json.loads((target.parent.parent / "manifest.json").read_text()).keys() == {
+        "sentiment_early/copy"}
+    copy = mmzoo.load("sentiment_early", weights=str(target))
+    np.testing.assert_allclose(copy.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+
+
 def test_modified_or_truncated_weights_fail_clearly(shipped):
     root, _, _ = shipped
     path = root / "sentiment_early" / "demo" / "model.weights.h5"

@@ -40,13 +40,14 @@ def test_shipped_weights_reproduce_their_recorded_recall(preset, name, shared_da
         assert abs(results[key] - recorded[f"test_{key}"]) <= 0.5, (key, results)
     for key in ("i2t_medr", "t2i_medr"):
         assert results[key] == pytest.approx(recorded[f"test_{key}"], abs=0.5), key
-    # A wide margin over chance: every recall@10 at least twice the floor's, median
-    # ranks at most half of chance.
+    # A wide margin over chance: the six recalls add up to at least 2.5 times chance's,
+    # each recall@10 is at least twice chance's, each median rank below 3/4 of chance's.
     floor = random_ranking_floor(results["images"])
+    assert sum(results[k] for k in RECALLS) >= 2.5 * sum(floor[k] for k in RECALLS)
     for key in ("i2t_r10", "t2i_r10"):
         assert results[key] >= 2 * floor[key], (key, results[key], floor[key])
     for key in ("i2t_medr", "t2i_medr"):
-        assert results[key] <= 0.5 * floor[key], (key, results[key], floor[key])
+        assert results[key] < 0.75 * floor[key], (key, results[key], floor[key])
 
 
 @pytest.mark.parametrize("preset, name", SHIPPED)
