@@ -119,7 +119,10 @@ def train(run, args, results):
         "metrics": metrics, "validation_accuracy": metadata["metrics"].get(
             "validation_accuracy"),
         "epochs_run": len(metadata["history"]),
-        "train_seconds": metadata["train_seconds_this_run"],
+        # A resumed run's clock covers only its last invocation: not comparable.
+        "train_seconds": None if metadata.get("resumed_from_epoch")
+        else metadata["train_seconds_this_run"],
+        "resumed_from_epoch": metadata.get("resumed_from_epoch"),
         "wall_seconds": round(time.time() - started, 1) if trained else None,
         "parameters": count_parameters(out),
         "weights_bytes": (out / "model.weights.h5").stat().st_size,
@@ -166,6 +169,13 @@ def ship(runs, args):
         print(f"shipped {source} -> {target}")
 
 
+def _seconds(row):
+    if "command" not in row:
+        return "-"
+    seconds = row.get("train_seconds")
+    return "resumed" if seconds is None else f"{seconds:,.0f}"
+
+
 def _pct(value):
     return "-" if value is None else f"{100 * value:.2f}%"
 
@@ -205,7 +215,7 @@ def write_readme(results):
                 f"{_pct(m.get('yes_no_accuracy'))} | {_pct(m.get('other_accuracy'))} | "
                 f"{_pct(m.get('relational_accuracy'))} | "
                 f"{_pct(m.get('non_relational_accuracy'))} | {row.get('epochs_run', '-')} | "
-                f"{row.get('train_seconds', '-')} | "
+                f"{_seconds(row)} | "
                 f"{'{:,}'.format(row['parameters']) if 'parameters' in row else '-'} | "
                 + (f"`{row['command']}`" if "command" in row
                    else "`python benchmarks/train_vqa.py --floors-only`") + " |")
