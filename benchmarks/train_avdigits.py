@@ -18,6 +18,7 @@ import sys
 import time
 
 from readme_block import replace_block  # benchmarks/ is on sys.path
+from results_file import save_results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "avdigits.json"
@@ -80,18 +81,8 @@ def main():
         print(f"   test accuracy {results[name]['test_accuracy']:.4f} "
               f"({results[name]['epochs_run']} epochs, {results[name]['seconds']} s)",
               flush=True)
-        results = save_results({name: results[name]})
+        results = save_results(RESULTS, {name: results[name]})
     write_table(results)
-
-
-def save_results(new):
-    """Adds the `new` entries to the results file (another process may have written it
-    since this one read it); returns all results."""
-    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    merged.update(new)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(merged, indent=1) + "\n")
-    return merged
 
 
 def write_table(results):

@@ -25,6 +25,7 @@ import sys
 import time
 
 from readme_block import replace_block  # benchmarks/ is on sys.path
+from results_file import save_results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "vqa.json"
@@ -272,20 +273,10 @@ def main():
                 if args.only and run not in args.only and preset not in args.only:
                     continue
                 train(run, args, results)
-                results = save_results({run: results[run]})
-        results = save_results({k: v for k, v in results.items()
+                results = save_results(RESULTS, {run: results[run]})
+        results = save_results(RESULTS, {k: v for k, v in results.items()
                                 if k.endswith("/most_frequent")})
     write_readme(results)
-
-
-def save_results(new):
-    """Adds the `new` entries to the results file (another process may have written it
-    since this one read it); returns all results."""
-    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    merged.update(new)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(merged, indent=1) + "\n")
-    return merged
 
 
 if __name__ == "__main__":
