@@ -18,6 +18,21 @@ from mmzoo.preprocessing.text import check_vocabulary, vocabulary_of
 _DTYPE_KINDS = {"int32": ("iu", "integer token ids"), "float32": ("fiu", "float32")}
 
 
+def dense_head(x, head_units, dropout, num_outputs):
+    """The MLP head of the classifier and VQA tasks: (dropout, ReLU Dense) per entry of
+    `head_units`, dropout, then float32 logits (also under mixed precision).
+
+    >>> logits = dense_head(fused, head_units=[256], dropout=0.2, num_outputs=10)
+    """
+    for index, units in enumerate(head_units):
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"head_dropout_{index}")(x)
+        x = keras.layers.Dense(units, activation="relu", name=f"head_hidden_{index}")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.layers.Dense(num_outputs, dtype="float32", name="head_logits")(x)
+
+
 class Task(keras.Model):
     """Base class of mmzoo models. Subclasses call `super().__init__(inputs=..., outputs=...)`
     with a dict of named inputs, then `self._set_config(...)`.

@@ -33,7 +33,7 @@ from keras import ops
 from mmzoo import caption_metrics, decoding
 from mmzoo.backbones import build_backbone
 from mmzoo.layers import PositionEmbedding, TrainingOnly, TransformerBlock
-from mmzoo.preprocessing import check_vocabulary, decode_image, load_images, text_vectorizer
+from mmzoo.preprocessing import check_vocabulary, decode_images, load_images, text_vectorizer
 from mmzoo.preprocessing.text import RESERVED_TOKENS
 from mmzoo.registry import TASKS
 from mmzoo.tasks.base import Task
@@ -858,10 +858,7 @@ class Captioner(Task):
         return {"image": tf.TensorSpec((None,), tf.string, name="image")}
 
     def preprocess_raw(self, raw):
-        size = self.image_size
-        return {"image": tf.map_fn(
-            lambda data: decode_image(data, size), raw["image"],
-            fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))}
+        return {"image": decode_images(raw["image"], self.image_size)}
 
     def serving_endpoints(self):
         """`serve` (default): encoded image bytes [B] -> captions by beam search

@@ -25,14 +25,14 @@ from mmzoo.layers import ModalityInputs
 from mmzoo.preprocessing import (
     as_string_batch,
     check_vocabulary,
-    decode_image,
+    decode_images,
     decode_wav,
     load_audios,
     load_images,
     text_vectorizer,
 )
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import Task
+from mmzoo.tasks.base import Task, dense_head
 
 _INPUT_SPECS = {
     "text": ((None,), "int32"),
@@ -153,16 +153,7 @@ class Classifier(Task):
         if fusion_class.produces_logits:
             logits = fused
         else:
-            x = fused
-            for index, units in enumerate(head_units):
-                if dropout:
-                    x = keras.layers.Dropout(dropout, name=f"head_dropout_{index}")(x)
-                x = keras.layers.Dense(units, activation="relu",
-                                       name=f"head_hidden_{index}")(x)
-            if dropout:
-                x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-            # Logits in float32 under mixed precision too.
-            logits = keras.layers.Dense(num_classes, dtype="float32", name="head_logits")(x)
+            logits = dense_head(fused, head_units, dropout, num_classes)
         predictions = keras.layers.Activation(
             activation, dtype="float32", name="predictions")(logits)
         outputs = predictions
@@ -353,10 +344,7 @@ class Classifier(Task):
         if "text" in raw:
             inputs["text"] = tf.cast(self.text_vectorizer(raw["text"]), tf.int32)
         if "image" in raw:
-            size = self.image_size
-            inputs["image"] = tf.map_fn(
-                lambda data: decode_image(data, size), raw["image"],
-                fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))
+            inputs["image"] = decode_images(raw["image"], self.image_size)
         if "audio" in raw:
             inputs["audio"] = tf.map_fn(
                 lambda data: decode_wav(data, self.sample_rate, self.clip_samples),

@@ -34,7 +34,7 @@ from mmzoo.layers import TrainingOnly
 from mmzoo.preprocessing import (
     as_string_batch,
     check_vocabulary,
-    decode_image,
+    decode_images,
     load_images,
     text_vectorizer,
 )
@@ -444,10 +444,7 @@ class Retriever(Task):
         if "text" in raw:
             inputs["text"] = tf.cast(self.text_vectorizer(raw["text"]), tf.int32)
         if "image" in raw:
-            size = self.image_size
-            inputs["image"] = tf.map_fn(
-                lambda data: decode_image(data, size), raw["image"],
-                fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))
+            inputs["image"] = decode_images(raw["image"], self.image_size)
         return inputs
 
     def serving_endpoints(self):

@@ -45,12 +45,12 @@ from mmzoo.fusion.relation import pool_query
 from mmzoo.preprocessing import (
     as_string_batch,
     check_vocabulary,
-    decode_image,
+    decode_images,
     load_images,
     text_vectorizer,
 )
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import Task
+from mmzoo.tasks.base import Task, dense_head
 
 MODALITIES = ("image", "question")
 _INPUT_SPECS = {"image": ((None, None, 3), "float32"), "question": ((None,), "int32")}
@@ -262,16 +262,7 @@ class VQA(Task):
         if fused_logits:
             logits = fused
         else:
-            x = fused
-            for index, units in enumerate(head_units):
-                if dropout:
-                    x = keras.layers.Dropout(dropout, name=f"head_dropout_{index}")(x)
-                x = keras.layers.Dense(units, activation="relu",
-                                       name=f"head_hidden_{index}")(x)
-            if dropout:
-                x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-            # Logits in float32 under mixed precision too.
-            logits = keras.layers.Dense(len(answers), dtype="float32", name="head_logits")(x)
+            logits = dense_head(fused, head_units, dropout, len(answers))
         predictions = keras.layers.Activation(
             activation, dtype="float32", name="predictions")(logits)
         super().__init__(inputs=inputs, outputs=predictions, **kwargs)
@@ -471,10 +462,7 @@ class VQA(Task):
         """Graph version of `preprocess` for the export (image bytes, strings)."""
         inputs = {"question": tf.cast(self.question_vectorizer(raw["question"]), tf.int32)}
         if "image" in raw:
-            size = self.image_size
-            inputs["image"] = tf.map_fn(
-                lambda data: decode_image(data, size), raw["image"],
-                fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))
+            inputs["image"] = decode_images(raw["image"], self.image_size)
         return inputs
 
     def postprocess_raw(self, predictions):
