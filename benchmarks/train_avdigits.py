@@ -11,6 +11,7 @@ seconds, the command) to `benchmarks/results/avdigits.json`, and the table to
 
 import argparse
 import json
+import os
 import pathlib
 import shlex
 import subprocess
@@ -43,7 +44,7 @@ def command(preset, modalities, data, args, out):
             "--modalities", modalities, "--epochs", str(args.epochs),
             "--batch-size", str(args.batch_size), "--patience", str(args.patience),
             "--seed", str(args.seed), "--set", "image_size=28",
-            "--set", "audio_options={\"augment\": true}", "--out", str(out)]
+            "--set", "audio_options={\"augment\": true}", "--out", os.path.relpath(out)]
 
 
 def main():
@@ -76,7 +77,7 @@ def main():
             "epochs_max": args.epochs, "seconds": round(time.time() - started, 1),
             "test_accuracy": metadata["metrics"]["test_accuracy"],
             "validation_accuracy": metadata["metrics"]["validation_accuracy"],
-            "command": shlex.join(argv), "weights": str(out),
+            "command": shlex.join(argv), "weights": os.path.relpath(out, ROOT),
         }
         print(f"   test accuracy {results[name]['test_accuracy']:.4f} "
               f"({results[name]['epochs_run']} epochs, {results[name]['seconds']} s)",

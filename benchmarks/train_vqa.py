@@ -18,6 +18,7 @@ run folders to `weights/<preset>/<data set>/` and refreshes `weights/manifest.js
 
 import argparse
 import json
+import os
 import pathlib
 import shlex
 import subprocess
@@ -85,7 +86,7 @@ def command(run, args):
     if SOURCE[data]:
         argv += ["--data-dir", str(pathlib.Path(args.data_dir) / SOURCE[data])]
     return argv + extra + ["--seed", str(args.seed),
-                           "--out", str(pathlib.Path(args.runs_dir) / run)]
+                           "--out", os.path.relpath(pathlib.Path(args.runs_dir) / run)]
 
 
 def count_parameters(folder):

@@ -107,6 +107,25 @@ def corpus_bleu(references, hypotheses, max_order=4):
     return scores
 
 
+def _all_ngrams(words, max_order):
+    """Counter of every n-gram of `words`, n = 1..max_order."""
+    counts = collections.Counter()
+    for n in range(1, max_order + 1):
+        counts.update(_ngrams(words, n))
+    return counts
+
+
+def _reference_statistics(refs, max_order):
+    """CIDEr's view of the references: per image, each reference's n-gram counts; the
+    document frequency of each n-gram (in how many images' references it occurs); and
+    log(number of images)."""
+    ref_counts = [[_all_ngrams(r, max_order) for r in group] for group in refs]
+    document_frequency = collections.Counter()
+    for group in ref_counts:
+        document_frequency.update(set(g for counts in group for g in counts))
+    return ref_counts, document_frequency, math.log(float(len(refs)))
+
+
 def _tfidf(counts, document_frequency, log_documents, max_order):
     """Per-order {n-gram: weight}, per-order norms, and the length in bigrams."""
     vectors = [{} for _ in range(max_order)]
@@ -126,21 +145,11 @@ def cider_d(references, hypotheses, sigma=6.0, max_order=4):
     score depends on the evaluated set, as in the COCO evaluation.
     """
     refs, hyps = _check_corpus(references, hypotheses)
-
-    def grams(words):
-        counts = collections.Counter()
-        for n in range(1, max_order + 1):
-            counts.update(_ngrams(words, n))
-        return counts
-
-    ref_counts = [[grams(r) for r in group] for group in refs]
-    document_frequency = collections.Counter()
-    for group in ref_counts:
-        document_frequency.update(set(g for counts in group for g in counts))
-    log_documents = math.log(float(len(refs)))
+    ref_counts, document_frequency, log_documents = _reference_statistics(refs, max_order)
     scores = []
     for hyp, group in zip(hyps, ref_counts):
-        vec, norm, length = _tfidf(grams(hyp), document_frequency, log_documents, max_order)
+        vec, norm, length = _tfidf(_all_ngrams(hyp, max_order), document_frequency,
+                                   log_documents, max_order)
         total = np.zeros(max_order)
         for counts in group:
             vec_ref, norm_ref, length_ref = _tfidf(
@@ -179,18 +188,7 @@ def best_constant_caption(references, candidates=None, sigma=6.0, max_order=4):
         candidates = sorted({" ".join(r) for group in refs for r in group})
     if not candidates:
         raise ValueError("No candidate captions to choose from.")
-
-    def grams(words):
-        counts = collections.Counter()
-        for n in range(1, max_order + 1):
-            counts.update(_ngrams(words, n))
-        return counts
-
-    ref_counts = [[grams(r) for r in group] for group in refs]
-    document_frequency = collections.Counter()
-    for group in ref_counts:
-        document_frequency.update(set(g for counts in group for g in counts))
-    log_documents = math.log(float(len(refs)))
+    ref_counts, document_frequency, log_documents = _reference_statistics(refs, max_order)
     # One row per reference: its image, norms and length; postings per n-gram.
     image_of, norms, lengths, postings = [], [], [], collections.defaultdict(list)
     for image, group in enumerate(ref_counts):
@@ -210,8 +208,8 @@ def best_constant_caption(references, candidates=None, sigma=6.0, max_order=4):
     refs_per_image = np.bincount(image_of)
     best = (-1.0, None)
     for caption in candidates:
-        vectors, norm, length = _tfidf(grams(_words(caption, "candidates")),
-                                       document_frequency, log_documents, max_order)
+        counts = _all_ngrams(_words(caption, "candidates"), max_order)
+        vectors, norm, length = _tfidf(counts, document_frequency, log_documents, max_order)
         similarity = np.zeros((len(image_of), max_order))
         for n in range(max_order):
             for gram, weight in vectors[n].items():

@@ -18,3 +18,22 @@ def tiny_inputs(rng, batch=4, modalities=("text", "image", "audio"), sample_rate
 
 def tiny_labels(batch=4, num_classes=2):
     return np.arange(batch) % num_classes
+
+
+def fit_each(presets, setup, epochs=8):
+    """preset -> (model, per-epoch training losses, tensor inputs) for the families'
+    "trained" fixtures. `setup(preset, rng)` returns `(model, fit_arguments, inputs)`;
+    each model is fitted `epochs` epochs on its arguments, seeded 0.
+
+    >>> fit_each(["vqa_san"], lambda p, rng: (model, (x, y), x))
+    """
+    import keras
+
+    rng = np.random.default_rng(0)
+    trained = {}
+    for preset in presets:
+        keras.utils.set_random_seed(0)
+        model, fit_arguments, inputs = setup(preset, rng)
+        history = model.fit(*fit_arguments, epochs=epochs, verbose=0)
+        trained[preset] = (model, history.history["loss"], inputs)
+    return trained

@@ -1,5 +1,7 @@
-"""Fresh-process SavedModel checks shared by the task round-trip tests.
+"""Round-trip checks shared by the task tests.
 
+`keras_round_trip(model, inputs, folder)` saves `model` as `.keras`, loads it back
+without custom objects and checks its class, config and predictions (equal, not close).
 `check_in_fresh_process(cases)` writes each case's inputs, runs one new Python process
 that loads every SavedModel with `tf.saved_model.load` (no mmzoo import) and calls the
 named signatures, and returns their outputs for the caller to compare.
@@ -9,6 +11,9 @@ import pickle
 import subprocess
 import sys
 import textwrap
+
+import keras
+import numpy as np
 
 _SCRIPT = textwrap.dedent("""
     import os, pickle, sys
@@ -40,3 +45,17 @@ def check_in_fresh_process(cases, workdir):
     assert completed.returncode == 0, completed.stderr[-3000:]
     with open(results_file, "rb") as handle:
         return pickle.load(handle)
+
+
+def keras_round_trip(model, inputs, folder):
+    """Saves `model` to `folder/model.keras`, loads it (no custom_objects) and asserts the
+    same class, config and predictions on `inputs`; returns the loaded model for the
+    family's own checks."""
+    path = folder / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    keras.tree.map_structure(np.testing.assert_array_equal,
+                             loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
+    return loaded

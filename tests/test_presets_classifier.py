@@ -1,30 +1,26 @@
 """Every classifier preset: builds by name, trains, `.keras` and SavedModel round trips."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import mmzoo
-from tests.helpers import TEXTS, tiny_inputs, tiny_labels
-from tests.roundtrip import check_in_fresh_process
+from tests.helpers import TEXTS, fit_each, tiny_inputs, tiny_labels
+from tests.roundtrip import check_in_fresh_process, keras_round_trip
 
 PRESETS = mmzoo.list_models(task="classifier")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """preset -> (model, fit history, tensor inputs), each trained 8 steps on 4 examples."""
-    rng = np.random.default_rng(0)
-    models = {}
-    for preset in PRESETS:
-        keras.utils.set_random_seed(0)
+    """preset -> (model, fit losses, tensor inputs), each trained 8 steps on 4 examples."""
+    def setup(preset, rng):
         model = mmzoo.load(preset)
         model.adapt_text(TEXTS)
         x = tiny_inputs(rng, vocab=model.text_vectorizer.vocabulary_size())
-        history = model.fit(x, tiny_labels(), epochs=8, verbose=0)
-        models[preset] = (model, history.history["loss"], x)
-    return models
+        return model, (x, tiny_labels()), x
+
+    return fit_each(PRESETS, setup)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -37,13 +33,8 @@ def test_training_lowers_the_loss(preset, trained):
 @pytest.mark.parametrize("preset", PRESETS)
 def test_keras_file_round_trip(preset, trained, tmp_path):
     model, _, x = trained[preset]
-    path = tmp_path / f"{preset}.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # no custom_objects
-    assert type(loaded) is type(model)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    loaded = keras_round_trip(model, x, tmp_path)
     assert loaded.text_vectorizer.get_vocabulary() == model.text_vectorizer.get_vocabulary()
-    assert loaded.get_config() == model.get_config()
 
 
 @pytest.mark.parametrize("preset", PRESETS)

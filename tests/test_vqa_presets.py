@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 import mmzoo
-from tests.roundtrip import check_in_fresh_process
+from tests.helpers import fit_each
+from tests.roundtrip import check_in_fresh_process, keras_round_trip
 
 PRESETS = mmzoo.list_models(task="vqa")
 ANSWERS = ["yes", "no", "red", "blue", "circle"]
@@ -46,15 +47,12 @@ def test_every_vqa_preset_is_tested():
 @pytest.fixture(scope="module")
 def trained():
     """preset -> (model, losses, tensor inputs), each trained 8 steps on 4 examples."""
-    rng = np.random.default_rng(0)
-    models = {}
-    for preset in PRESETS:
-        keras.utils.set_random_seed(0)
+    def setup(preset, rng):
         model = small_model(preset)
         x, y = tiny_batch(model, rng)
-        history = model.fit(x, y, epochs=8, verbose=0)
-        models[preset] = (model, history.history["loss"], x)
-    return models
+        return model, (x, y), x
+
+    return fit_each(PRESETS, setup)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -78,15 +76,10 @@ def test_an_example_gets_the_same_answer_scores_alone_and_in_a_batch(preset, tra
 @pytest.mark.parametrize("preset", PRESETS)
 def test_keras_file_round_trip(preset, trained, tmp_path):
     model, _, x = trained[preset]
-    path = tmp_path / f"{preset}.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # no custom_objects
-    assert type(loaded) is type(model)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    loaded = keras_round_trip(model, x, tmp_path)
     assert loaded.question_vectorizer.get_vocabulary() == \
         model.question_vectorizer.get_vocabulary()
     assert loaded.answers == ANSWERS
-    assert loaded.get_config() == model.get_config()
 
 
 def _png(image):

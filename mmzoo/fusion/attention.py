@@ -11,12 +11,6 @@ from mmzoo.fusion.base import Fusion, masked_softmax
 from mmzoo.registry import FUSIONS
 
 
-def _projections(modalities, units, activation, prefix, dtype):
-    return {m: keras.layers.Dense(units, activation=activation, dtype=dtype,
-                                  name=f"{prefix}_{m}")
-            for m in modalities}
-
-
 @FUSIONS.register("attention")
 @keras.saving.register_keras_serializable(package="mmzoo")
 class AttentionFusion(Fusion):
@@ -30,14 +24,12 @@ class AttentionFusion(Fusion):
     def __init__(self, modalities, dim=128, **kwargs):
         super().__init__(modalities, **kwargs)
         self.dim = int(dim)
-        self.projections = _projections(self.modalities, self.dim, "tanh", "project",
-                                        self.dtype_policy)
-        self.scorers = {m: keras.layers.Dense(1, dtype=self.dtype_policy, name=f"score_{m}")
-                        for m in self.modalities}
+        self.projections = self.per_modality_dense(self.dim, "tanh")
+        self.scorers = self.per_modality_dense(1, prefix="score")
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
+        self.build_per_modality(self.projections, features_shape)
         for m in self.modalities:
-            self.projections[m].build(features_shape[m])
             self.scorers[m].build((None, self.dim * len(self.modalities)))
 
     def call(self, features, presence=None, sequence_masks=None):
@@ -72,10 +64,8 @@ class GatedFusion(Fusion):
     def __init__(self, modalities, units=128, **kwargs):
         super().__init__(modalities, **kwargs)
         self.units = int(units)
-        self.transforms = _projections(self.modalities, self.units, "tanh", "transform",
-                                       self.dtype_policy)
-        self.gates = _projections(self.modalities, self.units, None, "gate",
-                                  self.dtype_policy)
+        self.transforms = self.per_modality_dense(self.units, "tanh", prefix="transform")
+        self.gates = self.per_modality_dense(self.units, prefix="gate")
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
         joint = sum(features_shape[m][-1] for m in self.modalities)

@@ -65,6 +65,21 @@ class Fusion(keras.layers.Layer):
             weights[name] = ops.expand_dims(ops.cast(value, self.compute_dtype), -1)
         return weights
 
+    def per_modality_dense(self, units, activation=None, prefix="project"):
+        """dict modality -> `Dense(units, activation)` named `<prefix>_<modality>`.
+
+        >>> self.projections = self.per_modality_dense(128, "tanh")
+        >>> self.build_per_modality(self.projections, features_shape)  # in `build`
+        """
+        return {m: keras.layers.Dense(units, activation=activation, dtype=self.dtype_policy,
+                                      name=f"{prefix}_{m}")
+                for m in self.modalities}
+
+    def build_per_modality(self, layers, features_shape):
+        """Builds `layers[m]` on `features_shape[m]` for every modality."""
+        for m in self.modalities:
+            layers[m].build(features_shape[m])
+
     def get_config(self):
         return {**super().get_config(), "modalities": self.modalities}
 

@@ -84,15 +84,10 @@ class HadamardFusion(Fusion):
         super().__init__(modalities, **kwargs)
         self.units = int(units)
         self.activation = activation
-        self.projections = {
-            m: keras.layers.Dense(self.units, activation=activation,
-                                  dtype=self.dtype_policy, name=f"project_{m}")
-            for m in self.modalities
-        }
+        self.projections = self.per_modality_dense(self.units, activation)
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
-        for m in self.modalities:
-            self.projections[m].build(features_shape[m])
+        self.build_per_modality(self.projections, features_shape)
 
     def call(self, features, presence=None, sequence_masks=None):
         weights = self.presence_weights(features, presence)
@@ -129,17 +124,12 @@ class MFBFusion(Fusion):
         self.units = int(units)
         self.factors = int(factors)
         self.dropout = float(dropout)
-        self.projections = {
-            m: keras.layers.Dense(self.units * self.factors, dtype=self.dtype_policy,
-                                  name=f"project_{m}")
-            for m in self.modalities
-        }
+        self.projections = self.per_modality_dense(self.units * self.factors)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy,
                                                   name="dropout")
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
-        for m in self.modalities:
-            self.projections[m].build(features_shape[m])
+        self.build_per_modality(self.projections, features_shape)
 
     def call(self, features, presence=None, sequence_masks=None, training=None):
         weights = self.presence_weights(features, presence)

@@ -42,9 +42,7 @@ class CrossModalTransformerFusion(Fusion):
         self.dropout = float(dropout)
         if self.dim % self.num_heads:
             raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads}).")
-        self.projections = {m: keras.layers.Dense(self.dim, dtype=self.dtype_policy,
-                                                  name=f"project_{m}")
-                            for m in self.modalities}
+        self.projections = self.per_modality_dense(self.dim)
         # A flat dict: Keras saves layers inside dicts, not lists nested in dicts.
         self.blocks = {
             _block_name(source, target, index): TransformerBlock(
@@ -58,8 +56,7 @@ class CrossModalTransformerFusion(Fusion):
         self.pool = MaskedGlobalPooling1D("mean", dtype=self.dtype_policy, name="pool")
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
-        for m in self.modalities:
-            self.projections[m].build(features_shape[m])
+        self.build_per_modality(self.projections, features_shape)
         for block in self.blocks.values():
             block.build((None, None, self.dim), (None, None, self.dim))
 

@@ -31,15 +31,10 @@ class TensorFusion(Fusion):
     def __init__(self, modalities, dim=16, **kwargs):
         super().__init__(modalities, **kwargs)
         self.dim = int(dim)
-        self.projections = {
-            m: keras.layers.Dense(self.dim, activation="relu", dtype=self.dtype_policy,
-                                  name=f"project_{m}")
-            for m in self.modalities
-        }
+        self.projections = self.per_modality_dense(self.dim, "relu")
 
     def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
-        for m in self.modalities:
-            self.projections[m].build(features_shape[m])
+        self.build_per_modality(self.projections, features_shape)
 
     def call(self, features, presence=None, sequence_masks=None):
         weights = self.presence_weights(features, presence)
