@@ -216,7 +216,7 @@ class CaptioningPipeline:
     """Wraps a `Captioner`: images as paths, encoded bytes or arrays (any size; grayscale
     and RGBA converted) -> generated captions, as Hugging Face's image-to-text pipeline.
 
-    >>> caption = mmzoo.pipeline("caption_transformer", weights="flickr8k")
+    >>> caption = mmzoo.pipeline("caption_sat", weights="flickr8k")
     >>> caption(image="dog.jpg", num_beams=3)
     [{'generated_text': 'a dog runs through the grass'}]
     >>> caption(image=["dog.jpg", "beach.jpg"], temperature=0.8, top_k=20, seed=1)
