@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from mmzoo.weights import shipped_weights
+
 from readme_block import replace_block  # benchmarks/ is on sys.path
 from results_file import save_results
 
@@ -204,6 +206,7 @@ def write_readme(results):
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = ["most_frequent", "question_only", "vqa_concat", "vqa_san", "vqa_mfb", "vqa_rn"]
+    shipped = shipped_weights()
     for data in REPORTED_SPLIT:
         for name in order:
             row = results.get(f"{data}/{name}")
@@ -212,6 +215,8 @@ def write_readme(results):
             m = row["metrics"]
             label = (f"floor: always \"{row['answer']}\"" if name == "most_frequent" else
                      "floor: question only" if name == "question_only" else name)
+            if data in shipped.get(name, ()):
+                label += " (shipped)"
             lines.append(
                 f"| {data} ({row['split']}) | {label} | {_pct(m['accuracy'])} | "
                 f"{_pct(m.get('yes_no_accuracy'))} | {_pct(m.get('other_accuracy'))} | "
