@@ -36,7 +36,8 @@ def train_command(preset, args, out):
     return [str(script) if script.exists() else "mmzoo", "train", preset, "--data", "flickr8k", "--data-dir", args.data_dir,
             "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
             "--patience", str(args.patience), "--learning-rate", str(args.learning_rate),
-            "--seed", str(args.seed), "--data-option", "image_size=64", "--out", os.path.relpath(out, ROOT)]
+            "--seed", str(args.seed), "--data-option", "image_size=64",
+            "--out", os.path.relpath(out, ROOT)]
 
 
 def random_model(preset, data_dir, seed):

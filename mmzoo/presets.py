@@ -78,7 +78,12 @@ VQA_PRESET_SPECS = {
         "description": "VQA baseline: CNN + BiGRU question encoder, element-wise product "
                        "fusion, MLP (the easy-VQA baseline design; the CNN+MLP of "
                        "Santoro et al. 2017).",
-        "config": {"fusion": "hadamard", "fusion_options": {"units": 256},
+        # ReLU projections: with tanh (the easy-VQA baseline's) the flattened grid's
+        # branch never learned on easy-VQA (validation 66.7% after 8 epochs: the
+        # question-only level). On 8,000 training questions, 4 epochs: tanh 67.0%,
+        # ReLU 78.6%.
+        "config": {"fusion": "hadamard",
+                   "fusion_options": {"units": 256, "activation": "relu"},
                    "image_pooling": "flatten", "image_options": _VQA_CNN,
                    "text_options": _VQA_QUESTION, "head_units": [256], "dropout": 0.2},
     },
