@@ -21,10 +21,13 @@ def decode_image(data, size=None):
     Raises `tf.errors.InvalidArgumentError` for empty or non-image bytes.
     """
     data = tf.convert_to_tensor(data, dtype=tf.string)
-    tf.debugging.assert_greater(
+    not_empty = tf.debugging.assert_greater(
         tf.strings.length(data), 0, message="image bytes are empty"
     )
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    # In a graph nothing orders the check before the decode, whose own error for empty
+    # bytes ("Input is empty") would otherwise win some of the time.
+    with tf.control_dependencies([not_empty]):
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image = tf.cast(image, tf.float32)
     image.set_shape((None, None, 3))
     if size is not None:
