@@ -130,8 +130,7 @@ def train(run, args, results):
         "wall_seconds": round(time.time() - started, 1) if trained else None,
         "parameters": count_parameters(out),
         "weights_bytes": (out / "model.weights.h5").stat().st_size,
-        "command": shlex.join(argv), "weights": str(out.relative_to(ROOT))
-        if out.is_relative_to(ROOT) else str(out),
+        "command": shlex.join(argv), "weights": os.path.relpath(out, ROOT),
     }
     print(f"   {split} accuracy {metrics['accuracy']:.4f} "
           f"({results[run]['epochs_run']} epochs, {results[run]['train_seconds']} s)",

@@ -1,5 +1,6 @@
 """Small builders shared by the tests."""
 
+import keras
 import numpy as np
 
 TEXTS = ["a good happy day", "a bad sad day", "the film was good", "the film was bad"]
@@ -27,8 +28,6 @@ def fit_each(presets, setup, epochs=8):
 
     >>> fit_each(["vqa_san"], lambda p, rng: (model, (x, y), x))
     """
-    import keras
-
     rng = np.random.default_rng(0)
     trained = {}
     for preset in presets:

@@ -2,7 +2,14 @@
 
 from mmzoo.preprocessing.batch import as_items, is_batch
 from mmzoo.preprocessing.audio import decode_wav, fit_length, load_audio, load_audios, resample
-from mmzoo.preprocessing.image import decode_image, decode_images, load_image, load_images, resize, to_rgb
+from mmzoo.preprocessing.image import (
+    decode_image,
+    decode_images,
+    load_image,
+    load_images,
+    resize,
+    to_rgb,
+)
 from mmzoo.preprocessing.text import (
     as_string_batch,
     check_vocabulary,
@@ -16,6 +23,7 @@ __all__ = [
     "is_batch",
     "check_vocabulary",
     "decode_image",
+    "decode_images",
     "decode_wav",
     "fit_length",
     "load_audio",
