@@ -3,7 +3,7 @@
 A weights folder holds `config.json` (task, preset and model config),
 `model.weights.h5` and `metadata.json` (data set, splits, metrics, the command that
 trained it, seed, library versions). Shipped folders live in the repository's
-`weights/<preset>/<name>/` (installed as `mmzoo/pretrained/`) and are listed in
+`weights/<preset>/<name>/` (installed as `mmzoo/shipped_weights/`) and are listed in
 `weights/manifest.json` with the sha256 of every file; loading verifies them.
 
 >>> resolve_weights("sentiment_late", "avdigits")      # a shipped name
@@ -28,11 +28,11 @@ class WeightsError(ValueError):
 
 
 def weights_root():
-    """Where shipped weights live: $MMZOO_WEIGHTS_DIR, else the package's `pretrained/`."""
+    """Where shipped weights live: $MMZOO_WEIGHTS_DIR, else the package's `shipped_weights/`."""
     override = os.environ.get("MMZOO_WEIGHTS_DIR")
     if override:
         return pathlib.Path(override)
-    return pathlib.Path(__file__).resolve().parent / "pretrained"
+    return pathlib.Path(__file__).resolve().parent / "shipped_weights"
 
 
 def read_manifest(root=None):

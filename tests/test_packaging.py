@@ -24,10 +24,10 @@ def test_wheel_carries_every_shipped_weights_file(wheel):
     names = set(wheel.namelist())
     manifest = json.loads((ROOT / "weights" / "manifest.json").read_text())
     assert manifest, "weights/manifest.json lists no shipped weights"
-    assert "mmzoo/pretrained/manifest.json" in names
+    assert "mmzoo/shipped_weights/manifest.json" in names
     for key, entry in manifest.items():
         for file_name in entry["files"]:
-            assert f"mmzoo/pretrained/{key}/{file_name}" in names
+            assert f"mmzoo/shipped_weights/{key}/{file_name}" in names
 
 
 def test_wheel_carries_the_demo_samples_and_the_console_script(wheel):

