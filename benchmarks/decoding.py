@@ -31,11 +31,10 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from readme_block import replace_block  # benchmarks/ is on sys.path
 
 import mmzoo
 from mmzoo.weights import shipped_weights
-
-from readme_block import replace_block  # benchmarks/ is on sys.path
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "decoding.json"

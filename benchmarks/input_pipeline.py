@@ -16,10 +16,9 @@ import time
 
 import keras
 import tensorflow as tf
+from readme_block import replace_block  # benchmarks/ is on sys.path
 
 from mmzoo.training import build_for_dataset, load_split
-
-from readme_block import replace_block  # benchmarks/ is on sys.path
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "input_pipeline.json"

@@ -1,4 +1,4 @@
-"""Search speed and memory of `mmzoo.retrieval.Index` at 10k, 100k and 1M embeddings.
+"""Search speed and memory of `mmzoo.tasks.retrieval.Index` at 10k, 100k and 1M embeddings.
 
     python benchmarks/retrieval_index.py [--sizes 10000 100000 1000000] [--dim 128]
 
@@ -80,7 +80,7 @@ def measure(size, dim, k=10):
     """One size, in this process: a dict of figures."""
     import tensorflow as tf
 
-    from mmzoo.retrieval import Index
+    from mmzoo.tasks.retrieval import Index
 
     tf.constant(0.0)  # TensorFlow's own start-up memory goes to the baseline
     baseline = rss_mib()

@@ -9,7 +9,7 @@ image_size=128 --epochs 60 --patience 6 --batch-size 32 --learning-rate 1e-3 --s
 `runs/caption/<preset>/`, unless that folder already holds a finished run. Then, for
 every run and for the constant-caption floor (the training caption with the best
 CIDEr-D on the training split, emitted for every image), on the validation and test
-splits: BLEU-1..4 and CIDEr-D (`mmzoo.caption_metrics`, the COCO definitions, all five
+splits: BLEU-1..4 and CIDEr-D (`mmzoo.tasks.captioning.metrics`, the COCO definitions, all five
 references), the number of distinct captions, and whether captions name the image's
 main object more often than chance (`object_mentions`); for context, one human caption
 scored against the other four. Captions come from beam search (the preset's width 3).
@@ -26,10 +26,9 @@ import shlex
 import subprocess
 
 import numpy as np
+from readme_block import replace_block  # benchmarks/ is on sys.path
 
 from mmzoo.weights import shipped_weights
-
-from readme_block import replace_block  # benchmarks/ is on sys.path
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "captioning.json"
@@ -59,7 +58,7 @@ def split_captions(split, data_dir):
 
 
 def scores(references, hypotheses):
-    from mmzoo import caption_metrics as cm
+    from mmzoo.tasks.captioning import metrics as cm
 
     out = cm.caption_scores(references, hypotheses)
     out["distinct_captions"] = len(set(hypotheses))
@@ -108,7 +107,7 @@ def split_files(split, data_dir):
 def readme_example(preset, weights, data_dir, shown=6):
     """The README's example: the pipeline on the test images' files (paths)."""
     import mmzoo
-    from mmzoo import caption_metrics as cm
+    from mmzoo.tasks.captioning import metrics as cm
 
     files = split_files("test", data_dir)
     caption = mmzoo.pipeline(preset, weights=weights)
@@ -124,7 +123,7 @@ def readme_example(preset, weights, data_dir, shown=6):
 
 
 def floor(data, train_references):
-    from mmzoo import caption_metrics as cm
+    from mmzoo.tasks.captioning import metrics as cm
 
     caption, train_cider = cm.best_constant_caption(train_references)
     result = {"caption": caption, "train_cider": train_cider}

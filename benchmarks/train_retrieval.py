@@ -6,7 +6,7 @@
 Each run is `mmzoo train <preset> --data flickr8k ... --data-option image_size=64` with
 seed 0 (weights folders in `runs/retrieval/<preset>/`; a finished run is not repeated).
 Next to them: the exact random-ranking floor for the split sizes
-(`mmzoo.retrieval_metrics.random_ranking_floor`) and an untrained model of each preset
+(`mmzoo.tasks.retrieval.metrics.random_ranking_floor`) and an untrained model of each preset
 (its vocabulary built from the training captions) evaluated the same way. `--ship` copies
 the preset with the better validation R-sum (the six recalls added) to
 `weights/<preset>/flickr8k/` and refreshes `weights/manifest.json`.
@@ -75,8 +75,9 @@ def main():
                         help="copy the better preset's weights to weights/<preset>/flickr8k")
     args = parser.parse_args()
 
-    from mmzoo.retrieval_metrics import random_ranking_floor
-    from mmzoo.weights import read_metadata, ship_folder
+    from mmzoo.tasks.retrieval.metrics import random_ranking_floor
+    from mmzoo.training import ship_folder
+    from mmzoo.weights import read_metadata
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runs = results.setdefault("runs", {})

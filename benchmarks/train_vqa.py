@@ -25,10 +25,10 @@ import subprocess
 import sys
 import time
 
-from mmzoo.weights import shipped_weights
-
 from readme_block import replace_block  # benchmarks/ is on sys.path
 from results_file import save_results
+
+from mmzoo.weights import shipped_weights
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "vqa.json"
@@ -140,7 +140,7 @@ def train(run, args, results):
 def floors(args, results):
     """Always answering the most frequent training answer, on the reported splits."""
     import mmzoo.datasets as mds
-    from mmzoo import metrics
+    from mmzoo.tasks.vqa import metrics
 
     for data, split in REPORTED_SPLIT.items():
         source = pathlib.Path(args.data_dir) / SOURCE[data] if SOURCE[data] else None
@@ -163,7 +163,7 @@ def floors(args, results):
 
 
 def ship(runs, args):
-    from mmzoo.weights import ship_folder
+    from mmzoo.training import ship_folder
 
     for run in runs:
         preset, data, _ = RUNS[run]

@@ -6,10 +6,13 @@
 >>> mmzoo.export(model, "out/sentiment_late")
 
 The names below load on first use, so `import mmzoo` (and `mmzoo --help`) does not
-import TensorFlow.
+import TensorFlow. The Keras classes of mmzoo models are registered (for
+`keras.saving.load_model`) on first use, or at `import mmzoo` when Keras is already
+imported: `import keras, mmzoo; keras.saving.load_model("model.keras")`.
 """
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -19,11 +22,15 @@ _API = {
     "describe": "mmzoo.zoo",
     "export": "mmzoo.exporting",
     "pipeline": "mmzoo.pipelines",
-    "freeze_backbones": "mmzoo.finetune",
+    "freeze_backbones": "mmzoo.training",
 }
 _SUBPACKAGES = ("datasets",)
 
 __all__ = sorted(_API) + list(_SUBPACKAGES)
+
+
+def _register_keras_objects():
+    importlib.import_module("mmzoo.tasks")
 
 
 def __getattr__(name):
@@ -36,3 +43,7 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+if "keras" in sys.modules:
+    _register_keras_objects()

@@ -147,23 +147,6 @@ def save_folder(model, folder, preset=None, metadata=None):
     return folder
 
 
-def ship_folder(source, preset, name, root=None):
-    """Copies the weights folder `source` (a `mmzoo train --out` folder) to
-    `<root>/<preset>/<name>/`, leaving out optimizer slots older folders may hold, and
-    refreshes the manifest.
-
-    >>> ship_folder("runs/vqa/easy_vqa/vqa_san", "vqa_san", "easy_vqa")
-    """
-    from mmzoo.zoo import load
-
-    target = pathlib.Path(root or weights_root()) / preset / name
-    model = load(preset, weights=str(source), compile=False)
-    save_folder(model, target, preset=read_folder_config(source).get("preset", preset),
-                metadata=read_metadata(source))
-    update_manifest(target.parent.parent)
-    return target
-
-
 def update_manifest(root=None):
     """Recomputes `manifest.json` from the folders under `root` (shipped weights)."""
     root = pathlib.Path(root or weights_root())

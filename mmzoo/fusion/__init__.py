@@ -14,6 +14,7 @@
 | `mfb` | MFB factorized bilinear pooling of two vectors | `units` |
 | `mfb_coattention` | MFB with question and image attention (grid + words) | `units` |
 | `relation` | Relation Network over grid cells, conditioned on a query | `f_units[-1]` |
+| `stacked_attention` | SAN: question-guided attention hops over a grid | `dim` |
 
 >>> from mmzoo.fusion import build_fusion
 >>> fusion = build_fusion("gated", ["image", "audio"], units=64)
@@ -25,6 +26,7 @@ from mmzoo.fusion.bilinear import HadamardFusion, MFBCoAttentionFusion, MFBFusio
 from mmzoo.fusion.concat import ConcatFusion, HybridFusion, LateFusion
 from mmzoo.fusion.cross_transformer import CrossModalTransformerFusion
 from mmzoo.fusion.relation import RelationFusion
+from mmzoo.fusion.stacked_attention import StackedAttentionFusion
 from mmzoo.fusion.tensor import LowRankFusion, TensorFusion
 from mmzoo.registry import FUSIONS
 
@@ -47,6 +49,7 @@ __all__ = [
     "MFBCoAttentionFusion",
     "MFBFusion",
     "RelationFusion",
+    "StackedAttentionFusion",
     "TensorFusion",
     "build_fusion",
     "masked_softmax",

@@ -7,6 +7,7 @@ that name the input, dict inputs with optional modalities, and text vocabularies
 """
 
 import difflib
+import inspect
 
 import keras
 import numpy as np
@@ -265,6 +266,13 @@ class Task(keras.Model):
             given = self.standardize_inputs(x)
             x = {k: v for k, v in given.items() if v is not None}
         return super().predict(x, *args, **kwargs)
+
+
+def constructor_defaults(cls):
+    """The default values of `cls.__init__`'s arguments (a task's default config)."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
 
 
 def _dtype_of(value):

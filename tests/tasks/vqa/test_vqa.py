@@ -6,16 +6,16 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from tests.tasks.vqa.test_vqa_presets import ANSWERS, QUESTIONS, SMALL, SMALL_FUSION, small_model
 
 import mmzoo
 import mmzoo.datasets as mds
-from mmzoo import metrics
 from mmzoo.tasks import VQA
-from mmzoo.tasks.vqa import AnswerCrossEntropy
+from mmzoo.tasks.vqa import metrics
+from mmzoo.tasks.vqa.losses import AnswerCrossEntropy
 from mmzoo.weights import save_folder
 from tests import data_factories as fake
 from tests.test_cli import run_cli
-from tests.test_vqa_presets import ANSWERS, QUESTIONS, SMALL, SMALL_FUSION, small_model
 
 
 @pytest.fixture(scope="module")

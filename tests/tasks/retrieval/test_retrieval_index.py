@@ -1,9 +1,9 @@
-"""`mmzoo.retrieval.Index`: building, exact search, save/load and clear errors."""
+"""`mmzoo.tasks.retrieval.Index`: building, exact search, save/load and clear errors."""
 
 import numpy as np
 import pytest
 
-from mmzoo.retrieval import Index
+from mmzoo.tasks.retrieval import Index
 
 
 def unit_vectors(rng, count, dim=16):

@@ -6,8 +6,8 @@ import csv
 import pytest
 
 import mmzoo
-from mmzoo import caption_metrics
 from mmzoo.datasets._common import split_80_10_10
+from mmzoo.tasks.captioning import metrics as caption_metrics
 from mmzoo.weights import shipped_weights
 
 SHIPPED = [(preset, name) for preset in mmzoo.list_models(task="captioner")

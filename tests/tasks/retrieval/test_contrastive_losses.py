@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmzoo import losses
+from mmzoo.tasks.retrieval import losses
 
 
 def _log_softmax(x):

@@ -2,7 +2,7 @@
 
 Two towers, each a registered backbone + a linear projection (optionally an MLP) +
 L2 normalisation, map images and texts into one `embed_dim` space; a learnable
-temperature turns cosine similarities into logits (`mmzoo.losses.ContrastiveLogits`).
+temperature turns cosine similarities into logits (`mmzoo.tasks.retrieval.losses.ContrastiveLogits`).
 
 >>> model = Retriever(loss="infonce", image_backbone="simple_cnn", text_backbone="cnn")
 >>> model.adapt_text(["a dog runs on the grass", "two children play in the snow"])
@@ -21,16 +21,11 @@ use every caption (C passes per batch), so the validation loss is deterministic.
 """
 
 import functools
-import inspect
-import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mmzoo import losses as contrastive
-from mmzoo.backbones import build_backbone
-from mmzoo.layers import TrainingOnly
 from mmzoo.preprocessing import (
     as_string_batch,
     check_vocabulary,
@@ -39,85 +34,14 @@ from mmzoo.preprocessing import (
     text_vectorizer,
 )
 from mmzoo.registry import TASKS
-from mmzoo.retrieval_metrics import retrieval_metrics
-from mmzoo.tasks.base import Task
+from mmzoo.tasks.base import Task, constructor_defaults
+from mmzoo.tasks.retrieval import losses as contrastive
+from mmzoo.tasks.retrieval.metrics import retrieval_metrics
+from mmzoo.tasks.retrieval.pairs import one_batch_per_caption, pick_caption
+from mmzoo.tasks.retrieval.towers import image_tower, text_tower
 
 MODALITIES = ("image", "text")
 OUTPUTS = ("image_embeddings", "text_embeddings", "logits")
-
-
-def projection_head(features, embed_dim, hidden_units=(), dropout=0.0, prefix=""):
-    """Dropout -> [Dense + GELU]* -> Dense(embed_dim) -> L2 normalisation (float32)."""
-    x = features
-    if dropout:
-        x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
-    for index, units in enumerate(hidden_units):
-        x = keras.layers.Dense(units, activation="gelu", name=f"{prefix}hidden_{index}")(x)
-    x = keras.layers.Dense(embed_dim, name=f"{prefix}projection")(x)
-    return keras.layers.UnitNormalization(dtype="float32", name=f"{prefix}l2_normalize")(x)
-
-
-@keras.saving.register_keras_serializable(package="mmzoo")
-class TokenDropout(keras.layers.Layer):
-    """Word dropout: in training, replaces each token id by padding (0) with
-    probability `rate` (a caption augmentation); the identity at inference.
-
-    >>> TokenDropout(0.1)(ids, training=True)  # about 10% of the words removed
-    """
-
-    def __init__(self, rate=0.1, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must be in [0, 1), received {rate}.")
-        self.rate = float(rate)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, ids, training=None):
-        if not training or self.rate == 0.0:
-            return ids
-        keep = keras.random.uniform(keras.ops.shape(ids), seed=self.seed_generator) >= self.rate
-        return keras.ops.where(keep, ids, keras.ops.zeros_like(ids))
-
-    def compute_output_spec(self, ids, training=None):
-        return keras.KerasTensor(ids.shape, dtype=ids.dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
-
-
-def image_augmentation(name="augment"):
-    """Horizontal flips, shifts and zooms of up to 10%, applied only in training."""
-    return TrainingOnly(keras.Sequential([
-        keras.layers.RandomFlip("horizontal"),
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect"),
-        keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect"),
-    ], name="augmentations"), name=name)
-
-
-def image_tower(backbone, options, embed_dim, hidden_units=(), dropout=0.0, augment=False,
-                name="image_encoder"):
-    """pixels `[B, H, W, 3]` 0..255 -> unit-norm embeddings `[B, embed_dim]` float32."""
-    images = keras.Input((None, None, 3), dtype="float32", name="images")
-    x = images
-    if augment:
-        with warnings.catch_warnings():
-            # TrainingOnly has no build(); its random layers need none (harmless).
-            warnings.filterwarnings("ignore", message=".*`build\(\)` was called on layer")
-            x = image_augmentation()(images)
-    features = build_backbone("image", backbone, name="image_backbone", **options)(x)
-    embeddings = projection_head(features["pooled"], embed_dim, hidden_units, dropout)
-    return keras.Model(images, embeddings, name=name)
-
-
-def text_tower(backbone, options, embed_dim, hidden_units=(), dropout=0.0, word_dropout=0.0,
-               name="text_encoder"):
-    """token ids `[B, T]` (0 = padding) -> unit-norm embeddings `[B, embed_dim]` float32."""
-    ids = keras.Input((None,), dtype="int32", name="token_ids")
-    x = TokenDropout(word_dropout, name="word_dropout")(ids) if word_dropout else ids
-    features = build_backbone("text", backbone, name="text_backbone", **options)(x)
-    embeddings = projection_head(features["pooled"], embed_dim, hidden_units, dropout)
-    return keras.Model(ids, embeddings, name=name)
 
 
 @TASKS.register("retriever")
@@ -141,7 +65,7 @@ class Retriever(Task):
         word_dropout: probability of dropping each caption word in training.
         loss: "infonce" (CLIP's symmetric cross-entropy) or "sigmoid" (SigLIP).
         init_scale, max_scale, init_bias, learn_scale: the temperature of
-            `mmzoo.losses.ContrastiveLogits` (CLIP: 1/0.07, 100, None; SigLIP: 10,
+            `mmzoo.tasks.retrieval.losses.ContrastiveLogits` (CLIP: 1/0.07, 100, None; SigLIP: 10,
             None, -10).
         vocab_size, sequence_length, vocabulary: the text vectorizer.
     """
@@ -233,7 +157,7 @@ class Retriever(Task):
     @classmethod
     def summarize_config(cls, config):
         """Modalities, backbones, similarity and loss of a config, without building."""
-        config = {**_defaults(cls), **config}
+        config = {**constructor_defaults(cls), **config}
         return {
             "modalities": list(MODALITIES),
             "backbones": {m: config[f"{m}_backbone"] for m in MODALITIES},
@@ -338,10 +262,10 @@ class Retriever(Task):
         (C batches, one per caption index: validation) or an index.
         """
         if captions == "all":
-            dataset = dataset.flat_map(_one_batch_per_caption)
+            dataset = dataset.flat_map(one_batch_per_caption)
 
         def convert(*element):
-            inputs = _pick_caption(element[0], captions)
+            inputs = pick_caption(element[0], captions)
             converted = self.convert_inputs(inputs)
             if len(element) == 1:
                 return converted
@@ -478,41 +402,3 @@ class Retriever(Task):
             "encode_text": (encode_text, [{"text": specs["text"]}]),
             "serve_tensors": (serve_tensors, [self.tensor_signature()]),
         }
-
-
-def _pick_caption(inputs, captions):
-    """`{"image", "captions" [B, C]}` -> `{"image", "text" [B]}` (other keys dropped)."""
-    if not isinstance(inputs, dict) or "captions" not in inputs or "text" in inputs:
-        return inputs
-    texts = inputs["captions"]
-    if captions == "random":
-        shape = tf.shape(texts)
-        choice = tf.random.uniform(shape[:1], 0, shape[1], dtype=tf.int32)
-        text = tf.gather(texts, choice, batch_dims=1)
-    elif captions == "all":
-        raise ValueError("captions='all' needs the dataset split per caption first.")
-    else:
-        text = texts[:, int(captions)]
-    return {"image": inputs["image"], "text": text}
-
-
-def _one_batch_per_caption(*element):
-    """One batched element with captions `[B, C]` -> C elements, caption k in each."""
-    inputs = element[0]
-    if not isinstance(inputs, dict) or "captions" not in inputs:
-        return tf.data.Dataset.from_tensors(element if len(element) > 1 else inputs)
-    rest = element[1:]
-
-    def pick(index):
-        picked = {"image": inputs["image"], "text": tf.gather(inputs["captions"], index,
-                                                              axis=1)}
-        return (picked, *rest) if rest else picked
-
-    return tf.data.Dataset.range(tf.cast(tf.shape(inputs["captions"])[1], tf.int64)).map(
-        lambda k: pick(tf.cast(k, tf.int32)))
-
-
-def _defaults(cls):
-    return {name: parameter.default
-            for name, parameter in inspect.signature(cls.__init__).parameters.items()
-            if parameter.default is not inspect.Parameter.empty}

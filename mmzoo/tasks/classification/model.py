@@ -12,13 +12,11 @@ TensorFlow multimodal sentiment model: Embedding -> LSTM(128), ResNet50 -> globa
 average pooling, concatenate, Dense(num_classes, softmax).
 """
 
-import inspect
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from mmzoo import metrics
 from mmzoo.backbones import MODALITIES, build_backbone
 from mmzoo.fusion import build_fusion
 from mmzoo.layers import ModalityInputs
@@ -32,7 +30,8 @@ from mmzoo.preprocessing import (
     text_vectorizer,
 )
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import Task, dense_head
+from mmzoo.tasks.base import Task, constructor_defaults, dense_head
+from mmzoo.tasks.classification.metrics import accuracy, cross_entropy, macro_f1
 
 _INPUT_SPECS = {
     "text": ((None,), "int32"),
@@ -210,7 +209,7 @@ class Classifier(Task):
     @classmethod
     def summarize_config(cls, config):
         """Modalities, backbones and fusion of a config, without building the model."""
-        config = {**_defaults(cls), **config}
+        config = {**constructor_defaults(cls), **config}
         modalities = _check_modalities(config["modalities"])
         return {
             "modalities": modalities,
@@ -268,7 +267,7 @@ class Classifier(Task):
     def dataset_overrides(cls, info, element_spec, config):
         """Modalities the data set has (of the preset's), its classes and sample rate."""
         inputs = element_spec[0] if isinstance(element_spec, tuple) else element_spec
-        wanted = _check_modalities(config.get("modalities", _defaults(cls)["modalities"]))
+        wanted = _check_modalities(config.get("modalities", constructor_defaults(cls)["modalities"]))
         available = [m for m in wanted if m in inputs]
         if not available:
             raise ValueError(
@@ -300,12 +299,12 @@ class Classifier(Task):
         scores, labels = self.predict_dataset(dataset)
         predicted = scores.argmax(-1)
         results = {
-            "accuracy": metrics.accuracy(labels, predicted),
-            "macro_f1": metrics.macro_f1(labels, predicted, self.num_classes),
+            "accuracy": accuracy(labels, predicted),
+            "macro_f1": macro_f1(labels, predicted, self.num_classes),
             "examples": int(len(labels)),
         }
         if self._task_config["activation"] == "softmax":
-            results["loss"] = metrics.cross_entropy(labels, scores)
+            results["loss"] = cross_entropy(labels, scores)
         return results
 
     # ----- raw inputs --------------------------------------------------------------
@@ -358,11 +357,6 @@ class Classifier(Task):
         return {"scores": predictions,
                 "label": tf.gather(labels, tf.argmax(predictions, axis=-1))}
 
-
-def _defaults(cls):
-    return {name: parameter.default
-            for name, parameter in inspect.signature(cls.__init__).parameters.items()
-            if parameter.default is not inspect.Parameter.empty}
 
 
 def unimodal_loss(labels, logits, presence):

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from mmzoo import metrics
-from mmzoo.retrieval_metrics import (
+from mmzoo.tasks.retrieval.metrics import (
     image_to_text_ranks,
     random_ranking_floor,
     recall_at_k,
@@ -102,8 +101,3 @@ def test_bad_inputs_are_clear_errors():
         retrieval_metrics(np.full((1, 5), np.nan))
     with pytest.raises(ValueError, match="empty set"):
         recall_at_k([], 1)
-
-
-def test_reexported_from_metrics():
-    assert metrics.retrieval_metrics is retrieval_metrics
-    assert metrics.random_ranking_floor is random_ranking_floor

@@ -264,8 +264,9 @@ def test_cross_transformer_matches_numpy_reference(count, rng):
 
 
 def test_every_registered_fusion_is_tested():
+    from tests.fusion.test_fusion_vqa import TESTED_FUSIONS
+
     import mmzoo.tasks  # noqa: F401  (tasks register their own fusions too)
-    from tests.test_fusion_vqa import TESTED_FUSIONS
 
     tested = {name for name, _ in POOLED_CASES} | {"cross_transformer"} | set(TESTED_FUSIONS)
     assert set(FUSIONS.names()) == tested

@@ -279,7 +279,7 @@ def test_datasets_without_texts_are_rejected():
 
 
 def test_word_dropout_only_in_training():
-    from mmzoo.tasks.retriever import TokenDropout
+    from mmzoo.tasks.retrieval.towers import TokenDropout
 
     ids = np.arange(1, 2001).reshape(4, 500).astype("int32")
     layer = TokenDropout(0.25, seed=3)

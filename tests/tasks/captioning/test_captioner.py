@@ -8,10 +8,11 @@ import pytest
 import tensorflow as tf
 
 import mmzoo
-from mmzoo.tasks.captioner import END_ID, START_ID, Captioner
+from mmzoo.tasks.captioning import Captioner
+from mmzoo.tasks.captioning.tokens import END_ID, START_ID
 from mmzoo.training import load_split, train
 from tests import data_factories as fake
-from tests.test_caption_presets import SMALL
+from tests.tasks.captioning.test_caption_presets import SMALL
 from tests.test_cli import run_cli
 
 

@@ -31,17 +31,12 @@ The model's own tensor inputs must be RGB `[B, H, W, 3]` and int token ids; anyt
 else raises a ValueError naming the input.
 """
 
-import inspect
 
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
-from mmzoo import metrics
 from mmzoo.backbones import build_backbone
-from mmzoo.fusion.base import Fusion
-from mmzoo.fusion.relation import pool_query
 from mmzoo.preprocessing import (
     as_string_batch,
     check_vocabulary,
@@ -50,7 +45,10 @@ from mmzoo.preprocessing import (
     text_vectorizer,
 )
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import Task, dense_head
+from mmzoo.tasks.base import Task, constructor_defaults, dense_head
+from mmzoo.tasks.classification.metrics import cross_entropy
+from mmzoo.tasks.vqa.losses import AnswerCrossEntropy
+from mmzoo.tasks.vqa.metrics import vqa_metrics
 
 MODALITIES = ("image", "question")
 _INPUT_SPECS = {"image": ((None, None, 3), "float32"), "question": ((None,), "int32")}
@@ -58,122 +56,6 @@ IMAGE_POOLINGS = ("average", "flatten")
 # Answers returned per example by the exported `serving_default`.
 SERVING_TOP_K = 5
 _OOV_ANSWER = "[answer not in the vocabulary]"
-
-
-@keras.saving.register_keras_serializable(package="mmzoo")
-class AnswerCrossEntropy(keras.losses.Loss):
-    """Sparse categorical cross-entropy over answer ids that ignores id -1.
-
-    Answers outside the vocabulary (id -1) get no loss, and the batch mean runs over
-    the others (without sample weights). Unlike Keras' `ignore_class`, the softmax output is passed on untouched,
-    so Keras computes the loss from its logits (stable when the softmax saturates).
-    """
-
-    def __init__(self, from_logits=False, name="answer_cross_entropy",
-                 reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = bool(from_logits)
-
-    def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, "int32")
-        if len(y_true.shape) == len(y_pred.shape):
-            y_true = ops.squeeze(y_true, -1)
-        valid = ops.greater_equal(y_true, 0)
-        losses = keras.losses.sparse_categorical_crossentropy(
-            ops.where(valid, y_true, 0), y_pred, from_logits=self.from_logits)
-        # Scaled so that the batch mean (`sum_over_batch_size`) is the mean over the
-        # valid examples (0 when none is valid).
-        valid = ops.cast(valid, losses.dtype)
-        scale = ops.cast(ops.shape(valid)[0], losses.dtype) / ops.maximum(ops.sum(valid), 1.0)
-        return losses * valid * scale
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
-
-
-@FUSIONS.register("stacked_attention")
-@keras.saving.register_keras_serializable(package="mmzoo")
-class StackedAttentionFusion(Fusion):
-    """Stacked Attention Networks (Yang et al. 2016): question-guided attention hops.
-
-    `features`: `{grid: [B, N, D_v]` (an image backbone's flattened feature grid),
-    `query: [B, D_q]` or `[B, T, D_q]` (mean-pooled over `sequence_masks[query]`)}.
-    Regions `v_i = tanh(W_v f_i + b_v)` and the query `u = tanh(W_u q + b_u)` are
-    projected to `dim`; each of `hops` hops computes
-    `h_A = tanh(W_I V + (W_Q u + b))` (`[N, attention_units]`),
-    `p = softmax_i(w_P^T h_A + b_P)`, `v~ = sum_i p_i v_i` and `u <- v~ + u`.
-    Output: the final `u`, `[B, dim]`. A missing modality (presence 0) is zeroed: a
-    missing grid contributes no `v~`, a missing query starts from `u = 0`.
-    """
-
-    input_kind = "sequence"
-    # The VQA task passes its question encoder's pooled vector rather than its words.
-    pooled_queries = True
-
-    def __init__(self, modalities, dim=256, attention_units=256, hops=2, grid="image",
-                 **kwargs):
-        super().__init__(modalities, **kwargs)
-        if len(self.modalities) != 2 or grid not in self.modalities:
-            raise ValueError(
-                f"StackedAttentionFusion attends over one grid with one query: it needs "
-                f"two modalities including grid={grid!r}, received {self.modalities!r}.")
-        self.grid = grid
-        self.query = next(m for m in self.modalities if m != grid)
-        self.dim = int(dim)
-        self.attention_units = int(attention_units)
-        self.hops = int(hops)
-        if self.hops < 1:
-            raise ValueError(f"hops must be at least 1, received {hops}.")
-        def dense(units, **options):
-            return keras.layers.Dense(units, dtype=self.dtype_policy, **options)
-
-        self.grid_projection = dense(self.dim, activation="tanh", name="project_grid")
-        self.query_projection = dense(self.dim, activation="tanh", name="project_query")
-        self.attend_grid = {f"hop_{k}": dense(self.attention_units, use_bias=False,
-                                              name=f"attend_grid_{k}")
-                            for k in range(self.hops)}
-        self.attend_query = {f"hop_{k}": dense(self.attention_units,
-                                               name=f"attend_query_{k}")
-                             for k in range(self.hops)}
-        self.scores = {f"hop_{k}": dense(1, name=f"attention_{k}") for k in range(self.hops)}
-
-    def build(self, features_shape, presence_shape=None, sequence_masks_shape=None):
-        grid_shape = features_shape[self.grid]
-        if len(grid_shape) != 3:
-            raise ValueError(
-                f"StackedAttentionFusion: '{self.grid}' must be a grid [B, N, D], "
-                f"received shape {list(grid_shape)}.")
-        self.grid_projection.build(grid_shape)
-        self.query_projection.build((None, features_shape[self.query][-1]))
-        for k in range(self.hops):
-            self.attend_grid[f"hop_{k}"].build((None, None, self.dim))
-            self.attend_query[f"hop_{k}"].build((None, self.dim))
-            self.scores[f"hop_{k}"].build((None, None, self.attention_units))
-
-    def call(self, features, presence=None, sequence_masks=None):
-        weights = self.presence_weights(features, presence)
-        regions = self.grid_projection(features[self.grid])  # [B, N, dim]
-        query = pool_query(ops.cast(features[self.query], self.compute_dtype),
-                           (sequence_masks or {}).get(self.query))
-        u = self.query_projection(query) * weights[self.query]
-        for k in range(self.hops):
-            hop = f"hop_{k}"
-            hidden = ops.tanh(self.attend_grid[hop](regions)
-                              + ops.expand_dims(self.attend_query[hop](u), 1))
-            scores = ops.cast(ops.squeeze(self.scores[hop](hidden), -1), "float32")
-            attention = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
-            attended = ops.einsum("bn,bnd->bd", attention, regions)
-            u = attended * weights[self.grid] + u
-        return u
-
-    def compute_output_shape(self, features_shape, presence_shape=None,
-                             sequence_masks_shape=None):
-        return (features_shape[self.grid][0], self.dim)
-
-    def get_config(self):
-        return {**super().get_config(), "dim": self.dim,
-                "attention_units": self.attention_units, "hops": self.hops,
-                "grid": self.grid}
 
 
 @TASKS.register("vqa")
@@ -300,7 +182,7 @@ class VQA(Task):
     @classmethod
     def summarize_config(cls, config):
         """Modalities, backbones and fusion of a config, without building the model."""
-        config = {**_defaults(cls), **config}
+        config = {**constructor_defaults(cls), **config}
         modalities = _check_modalities(config["modalities"])
         backbones = {"image": config["image_backbone"], "question": config["text_backbone"]}
         return {
@@ -365,7 +247,7 @@ class VQA(Task):
     def dataset_overrides(cls, info, element_spec, config):
         """The data set's answer vocabulary; checks it has the model's inputs."""
         inputs = element_spec[0] if isinstance(element_spec, tuple) else element_spec
-        wanted = _check_modalities(config.get("modalities", _defaults(cls)["modalities"]))
+        wanted = _check_modalities(config.get("modalities", constructor_defaults(cls)["modalities"]))
         missing = [m for m in wanted if m not in inputs]
         if missing:
             raise ValueError(
@@ -408,13 +290,13 @@ class VQA(Task):
         examples and out_of_vocabulary (answers outside `answers`, counted wrong)."""
         scores, truth, relational = self.predict_answers(dataset)
         predicted = np.asarray(self.answers, dtype=object)[scores.argmax(-1)]
-        results = metrics.vqa_metrics(truth, predicted, relational)
+        results = vqa_metrics(truth, predicted, relational)
         index = {answer: i for i, answer in enumerate(self.answers)}
         ids = np.array([index.get(a, -1) for a in truth])
         known = ids >= 0
         results["out_of_vocabulary"] = int((~known).sum())
         if self._task_config["activation"] == "softmax" and known.any():
-            results["loss"] = metrics.cross_entropy(ids[known], scores[known])
+            results["loss"] = cross_entropy(ids[known], scores[known])
         return results
 
     # ----- raw inputs --------------------------------------------------------------
@@ -518,11 +400,6 @@ def _check_modalities(modalities):
             f"received {modalities}.")
     return [m for m in MODALITIES if m in modalities]
 
-
-def _defaults(cls):
-    return {name: parameter.default
-            for name, parameter in inspect.signature(cls.__init__).parameters.items()
-            if parameter.default is not inspect.Parameter.empty}
 
 
 def _as_answer_strings(labels, answers):

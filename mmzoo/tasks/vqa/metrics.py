@@ -1,48 +1,11 @@
-"""Evaluation metrics computed in NumPy on whole splits.
+"""VQA metrics: accuracy overall and per answer type, VQA consensus accuracy, and the
+most-frequent-answer floor.
 
->>> accuracy([0, 1, 1], [0, 1, 0])
-0.6666666666666666
->>> macro_f1([0, 1, 1], [0, 1, 0])
-0.6666666666666666
+>>> vqa_metrics(["yes", "red"], ["yes", "blue"])["accuracy"]
+0.5
 """
 
 import numpy as np
-
-
-def accuracy(y_true, y_pred):
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.size == 0:
-        raise ValueError("accuracy of an empty set is undefined.")
-    return float(np.mean(y_true == y_pred))
-
-
-def confusion_matrix(y_true, y_pred, num_classes):
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return matrix
-
-
-def macro_f1(y_true, y_pred, num_classes=None):
-    """Unweighted mean of per-class F1 over the classes present in `y_true` or `y_pred`."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    num_classes = num_classes or int(max(y_true.max(), y_pred.max())) + 1
-    matrix = confusion_matrix(y_true, y_pred, num_classes)
-    true_positive = np.diag(matrix).astype(float)
-    predicted, actual = matrix.sum(0), matrix.sum(1)
-    present = (predicted + actual) > 0
-    f1 = np.divide(2 * true_positive, predicted + actual,
-                   out=np.zeros(num_classes), where=(predicted + actual) > 0)
-    return float(f1[present].mean())
-
-
-def cross_entropy(y_true, probabilities):
-    """Mean negative log-probability of the true classes (probabilities clipped at 1e-7)."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    picked = probabilities[np.arange(len(probabilities)), np.asarray(y_true)]
-    return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
-
-
-# ----- visual question answering ------------------------------------------------------
 
 YES_NO = ("yes", "no")
 
@@ -125,8 +88,3 @@ def most_frequent_answer_accuracy(train_answers, eval_answers):
     answer = str(values[counts.argmax()])
     truth = np.asarray([str(a) for a in eval_answers])
     return answer, float(np.mean(truth == answer))
-from mmzoo.retrieval_metrics import (  # noqa: E402,F401  (image-text retrieval)
-    image_to_text_ranks, random_ranking_floor, recall_at_k, retrieval_metrics,
-    text_to_image_ranks)
-from mmzoo.caption_metrics import (  # noqa: E402,F401  (image captioning)
-    best_constant_caption, caption_scores, cider_d, corpus_bleu, tokenize)

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmzoo import decoding
-from mmzoo.tasks.captioner import Captioner
+from mmzoo.tasks.captioning import Captioner, decoding
 
 START, END, VOCAB, TABLE = 2, 3, 7, 97
 WORDS = (END, 4, 5, 6)  # ids 0..2 (padding, [UNK], start) are never generated

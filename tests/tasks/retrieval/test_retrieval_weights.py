@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import mmzoo
-from mmzoo.retrieval_metrics import random_ranking_floor
+from mmzoo.tasks.retrieval.metrics import random_ranking_floor
 from mmzoo.training import evaluate
 from mmzoo.weights import read_metadata, resolve_weights, shipped_weights
 
