@@ -126,6 +126,7 @@ def cmd_train(args):
         learning_rate=args.learning_rate, patience=args.patience, overrides=overrides,
         data_options=_key_values(args.data_option, "--data-option"),
         max_examples=args.max_examples, lr_schedule=args.lr_schedule,
+        deterministic=args.deterministic,
         verbose=1 if sys.stdout.isatty() else 2)
     from mmzoo.weights import read_metadata
 
@@ -210,7 +211,11 @@ def build_parser():
                           help="cosine: decay the learning rate to 0 over --epochs")
     training.add_argument("--patience", type=int, default=3,
                           help="early stopping patience in epochs (validation loss)")
-    training.add_argument("--seed", type=int, default=0)
+    training.add_argument("--seed", type=int, default=0,
+                          help="initial weights, shuffling, dropout and augmentation draws")
+    training.add_argument("--deterministic", action="store_true",
+                          help="also make TensorFlow's kernels deterministic (slower); "
+                               "recorded in metadata")
     training.add_argument("--weights", help="start from these weights (fine-tuning)")
     training.add_argument("--modalities", help="comma-separated subset, e.g. image,audio")
     training.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -242,10 +247,17 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (KeyError, ValueError, FileNotFoundError) as error:
+    except (KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"mmzoo {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as error:  # TensorFlow's errors (graph assertions, bad bytes...)
+        if type(error).__module__.startswith("tensorflow"):
+            from mmzoo.preprocessing.batch import tf_error_message
+
+            print(f"mmzoo {args.command}: error: {tf_error_message(error)}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

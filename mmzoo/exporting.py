@@ -19,6 +19,8 @@ import warnings
 import keras
 import tensorflow as tf
 
+from mmzoo.layers.tracing import plain_graphs
+
 FORMATS = ("saved_model", "tflite")
 
 
@@ -47,7 +49,8 @@ def export_tflite(model, path, signature="serve_tensors"):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as saved:
-        export(model, saved)
+        with plain_graphs():
+            export(model, saved)
         try:
             flatbuffer = _convert(saved, signature, select_ops=False)
         except Exception:  # the converter raises ConverterError and others

@@ -1,10 +1,13 @@
-"""Shipped weights: the manifest, sha256 checks, and weights folders.
+"""Weights folders: writing them atomically, checksums, resolving shipped names.
 
 A weights folder holds `config.json` (task, preset and model config),
-`model.weights.h5` and `metadata.json` (data set, splits, metrics, the command that
-trained it, seed, library versions). Shipped folders live in the repository's
-`weights/<preset>/<name>/` (installed as `mmzoo/shipped_weights/`) and are listed in
-`weights/manifest.json` with the sha256 of every file; loading verifies them.
+`model.weights.h5`, `metadata.json` (data set, splits, metrics, the command that
+trained it, seed, library versions) and `checksums.json`, the sha256 of the other three,
+written last: a folder without it was not finished. Loading verifies the checksums.
+Shipped folders live in the repository's `weights/<preset>/<name>/` (installed as
+`mmzoo/shipped_weights/`) and are also listed in `weights/manifest.json`. A shipped
+name always means the shipped folder, even when a folder of that name exists in the
+working directory; anything else is a folder path.
 
 >>> resolve_weights("sentiment_late", "avdigits")      # a shipped name
 PosixPath('.../weights/sentiment_late/avdigits')
@@ -15,10 +18,13 @@ import hashlib
 import json
 import os
 import pathlib
+import tempfile
+import warnings
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
+CHECKSUMS_FILE = "checksums.json"
 FOLDER_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
 MANIFEST_FILE = "manifest.json"
 
@@ -62,27 +68,37 @@ def sha256(path, chunk=1 << 20):
 
 
 def resolve_weights(preset, weights, verify=True):
-    """The folder for `weights`: a shipped name for `preset`, or a folder path.
+    """The verified folder for `weights`: a shipped name for `preset` (first), or a
+    weights folder path.
 
-    Shipped folders are checked against the manifest's sha256 of every file.
+    Raises `WeightsError` for an unknown name, a folder that lacks files, or a file
+    whose sha256 differs from the folder's `checksums.json` (or the manifest).
     """
-    candidate = pathlib.Path(os.path.expanduser(str(weights)))
-    if candidate.is_dir():
-        check_folder(candidate)
-        return candidate
     key = f"{preset}/{weights}"
     manifest = read_manifest()
-    if key not in manifest:
+    if key in manifest:
+        folder = weights_root() / preset / str(weights)
+        check_folder(folder)
+        if verify:
+            verify_folder(folder, manifest[key]["files"])
+        return folder
+    candidate = pathlib.Path(os.path.expanduser(str(weights)))
+    if not candidate.is_dir():
         names = shipped_weights(preset)
         raise WeightsError(
             f"No weights named {weights!r} for preset {preset!r} and no folder at "
             f"{candidate}. Shipped weights for {preset!r}: {names or 'none'}."
         )
-    folder = weights_root() / preset / str(weights)
-    check_folder(folder)
+    check_folder(candidate)
     if verify:
-        verify_folder(folder, manifest[key]["files"])
-    return folder
+        checksums = candidate / CHECKSUMS_FILE
+        if checksums.exists():
+            verify_folder(candidate, _read_json(checksums))
+        else:
+            warnings.warn(
+                f"{candidate} has no {CHECKSUMS_FILE} (written by mmzoo 0.2 and later), so "
+                "its files cannot be verified.", stacklevel=3)
+    return candidate
 
 
 def check_folder(folder):
@@ -103,21 +119,26 @@ def verify_folder(folder, expected):
             raise WeightsError(
                 f"Checksum mismatch for {path} ({path.stat().st_size} bytes): expected "
                 f"sha256 {digest}, found {actual}. The file is truncated or modified; "
-                "restore it (git checkout) or reinstall mmzoo."
+                "restore it (git checkout, reinstall mmzoo, or train again)."
             )
 
 
 def read_folder_config(folder):
-    with open(pathlib.Path(folder) / CONFIG_FILE) as handle:
-        return json.load(handle)
+    return _read_json(pathlib.Path(folder) / CONFIG_FILE)
 
 
 def read_metadata(folder):
     path = pathlib.Path(folder) / METADATA_FILE
-    if not path.exists():
-        return {}
-    with open(path) as handle:
-        return json.load(handle)
+    return _read_json(path) if path.exists() else {}
+
+
+def _read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise WeightsError(f"{path} is not valid JSON ({error.msg} at line "
+                           f"{error.lineno}); restore or delete it.") from None
 
 
 def _without_optimizer(model):
@@ -132,19 +153,40 @@ def _without_optimizer(model):
 
 
 def save_folder(model, folder, preset=None, metadata=None):
-    """Writes `config.json`, `model.weights.h5` and `metadata.json` for `model`."""
+    """Writes `config.json`, `model.weights.h5`, `metadata.json` and then
+    `checksums.json` for `model`. Each file is written to a temporary name and renamed,
+    so a kill leaves the previous file or the new one, never a truncated one."""
     from mmzoo.registry import TASKS
 
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     task = next(name for name in TASKS if type(model) is TASKS.get(name))
     config = {"task": task, "preset": preset, "config": model.get_config()}
-    with open(folder / CONFIG_FILE, "w") as handle:
-        json.dump(config, handle, indent=1)
-    _without_optimizer(model).save_weights(folder / WEIGHTS_FILE)
-    with open(folder / METADATA_FILE, "w") as handle:
-        json.dump(metadata or {}, handle, indent=1)
+    stale = folder / CHECKSUMS_FILE
+    if stale.exists():
+        stale.unlink()  # the folder is being rewritten: not finished until the end
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".writing-") as scratch:
+        scratch = pathlib.Path(scratch)
+        _write_json(scratch / CONFIG_FILE, config)
+        _without_optimizer(model).save_weights(scratch / WEIGHTS_FILE)
+        _write_json(scratch / METADATA_FILE, metadata or {})
+        checksums = {name: sha256(scratch / name) for name in FOLDER_FILES}
+        for name in FOLDER_FILES:
+            os.replace(scratch / name, folder / name)
+        _write_json(scratch / CHECKSUMS_FILE, checksums)
+        os.replace(scratch / CHECKSUMS_FILE, folder / CHECKSUMS_FILE)
     return folder
+
+
+def _write_json(path, value):
+    with open(path, "w") as handle:
+        json.dump(value, handle, indent=1)
+        handle.write("\n")
+
+
+def is_complete(folder):
+    """True when `folder` holds a finished weights folder (its checksums were written)."""
+    return (pathlib.Path(folder) / CHECKSUMS_FILE).exists()
 
 
 def update_manifest(root=None):
@@ -156,7 +198,7 @@ def update_manifest(root=None):
         key = f"{folder.parent.name}/{folder.name}"
         metadata = read_metadata(folder)
         manifest[key] = {
-            "files": {name: sha256(folder / name) for name in FOLDER_FILES
+            "files": {name: sha256(folder / name) for name in FOLDER_FILES + (CHECKSUMS_FILE,)
                       if (folder / name).exists()},
             "metrics": metadata.get("metrics", {}),
         }

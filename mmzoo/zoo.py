@@ -65,6 +65,10 @@ def _load_trained(name, spec, task_class, weights, overrides):
             f"Weights in {folder} are for a {saved.get('task')!r} model, but preset "
             f"{name!r} is a {spec['task']!r}."
         )
+    if saved.get("preset") not in (None, name):
+        raise WeightsError(
+            f"Weights in {folder} were trained as preset {saved['preset']!r}, not "
+            f"{name!r}: load them with mmzoo.load({saved['preset']!r}, weights=...).")
     trained = task_class.from_config(saved["config"])
     try:
         trained.load_weights(pathlib.Path(folder) / WEIGHTS_FILE)
@@ -75,6 +79,10 @@ def _load_trained(name, spec, task_class, weights, overrides):
     trained.weights_metadata = read_metadata(folder)
     if not overrides:
         return trained
+    overrides = dict(overrides)
+    if overrides.get("num_classes", saved["config"].get("num_classes")) != \
+            saved["config"].get("num_classes") and "class_names" not in overrides:
+        overrides["class_names"] = None  # a new head: the trained names no longer apply
     model = task_class.from_config(merge_config(saved["config"], overrides))
     transfer_weights(trained, model)
     model.weights_metadata = trained.weights_metadata
@@ -98,7 +106,7 @@ def merge_config(config, overrides):
 
 def _check_arguments(name, task_class, overrides):
     accepted = [p for p in inspect.signature(task_class.__init__).parameters
-                if p not in ("self", "kwargs")] + ["name"]
+                if p not in ("self", "kwargs")] + ["name", "dtype"]
     unknown = [key for key in overrides if key not in accepted]
     if unknown:
         raise ValueError(

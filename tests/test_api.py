@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import mmzoo
 from mmzoo import weights as weights_lib
+from mmzoo.training import ship_folder
 from tests.helpers import TEXTS, tiny_inputs, tiny_labels
 
 
@@ -116,7 +117,7 @@ def test_weights_folders_hold_the_model_without_optimizer_slots(shipped, tmp_pat
     assert model.optimizer is not None and model.optimizer.variables  # trained
     with h5py.File(root / "sentiment_early" / "demo" / "model.weights.h5") as handle:
         assert "optimizer" not in handle and "layers" in handle
-    target = weights_lib.ship_folder(root / "sentiment_early" / "demo", "sentiment_early",
+    target = ship_folder(root / "sentiment_early" / "demo", "sentiment_early",
                                      "copy", root=tmp_path / "shipped")
     assert json.loads((target.parent.parent / "manifest.json").read_text()).keys() == {
         "sentiment_early/copy"}
@@ -141,7 +142,11 @@ def test_truncated_weights_in_an_unlisted_folder_fail_clearly(shipped, tmp_path)
     folder = root / "sentiment_early" / "demo"
     path = folder / "model.weights.h5"
     path.write_bytes(path.read_bytes()[:2000])
-    with pytest.raises(weights_lib.WeightsError, match="Could not read .*model.weights.h5"):
+    with pytest.raises(weights_lib.WeightsError, match="Checksum mismatch .*model.weights.h5"):
+        mmzoo.load("sentiment_early", weights=str(folder))
+    (folder / "checksums.json").unlink()  # a folder written before mmzoo 0.2
+    with pytest.warns(UserWarning, match="has no checksums.json"), \
+            pytest.raises(weights_lib.WeightsError, match="Could not read .*model.weights.h5"):
         mmzoo.load("sentiment_early", weights=str(folder))
 
 
@@ -153,7 +158,9 @@ def test_unknown_weights_name_lists_shipped_ones(shipped):
         config = json.loads((folder / "config.json").read_text())
         config["task"] = "vqa"
         (folder / "config.json").write_text(json.dumps(config))
-        mmzoo.load("sentiment_early", weights=str(folder))
+        (folder / "checksums.json").unlink()
+        with pytest.warns(UserWarning, match="cannot be verified"):
+            mmzoo.load("sentiment_early", weights=str(folder))
 
 
 def test_tflite_export_matches_the_model(image_audio_model, tmp_path, rng):

@@ -13,13 +13,13 @@ import os
 import keras
 
 from mmzoo.backbones.base import conv_blocks, encoder_model, transformer_encoder
-from mmzoo.layers import PixelNormalization, PositionEmbedding
+from mmzoo.layers import PixelNormalization, PositionEmbedding, Resize
 from mmzoo.registry import BACKBONES
 
 
 def _image_inputs(image_size, pixel_mode):
     images = keras.Input((None, None, 3), dtype="float32", name="images")
-    x = keras.layers.Resizing(image_size, image_size, name="resize")(images)
+    x = Resize(image_size, image_size, name="resize")(images)
     return images, PixelNormalization(pixel_mode, name="pixel_normalization")(x)
 
 

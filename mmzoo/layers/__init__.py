@@ -2,7 +2,7 @@
 
 from mmzoo.layers.audio import DecibelFloor
 from mmzoo.layers.augment import TrainingOnly
-from mmzoo.layers.image import PixelNormalization
+from mmzoo.layers.image import PixelNormalization, Resize
 from mmzoo.layers.masking import PaddingMask, ZeroMasked, apply_mask
 from mmzoo.layers.pooling import MaskedGlobalPooling1D
 from mmzoo.layers.positional import PositionEmbedding
@@ -16,6 +16,7 @@ __all__ = [
     "PaddingMask",
     "PixelNormalization",
     "PositionEmbedding",
+    "Resize",
     "TrainingOnly",
     "TransformerBlock",
     "ZeroMasked",

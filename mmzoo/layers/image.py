@@ -1,4 +1,5 @@
-"""Pixel normalisation inside image backbones (inputs are raw 0..255 RGB)."""
+"""Image backbones' first layers: resizing and pixel normalisation (inputs are raw
+0..255 RGB)."""
 
 import keras
 from keras import ops
@@ -48,3 +49,19 @@ class PixelNormalization(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class Resize(keras.layers.Resizing):
+    """`keras.layers.Resizing` whose call is inference unless told otherwise.
+
+    Keras' image preprocessing layers default to `training=True`, and a layer that
+    resolves `training` from its own default hands that value to every layer called
+    after it: a plain `model(x)` would then run BatchNorm on batch statistics (moving
+    its averages) and dropout. Resizing does the same either way.
+
+    >>> Resize(64, 64)(np.zeros((2, 32, 48, 3))).shape   # (2, 64, 64, 3)
+    """
+
+    def call(self, data, training=None):
+        return super().call(data, training=False)

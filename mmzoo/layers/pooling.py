@@ -8,7 +8,8 @@ from keras import ops
 class MaskedGlobalPooling1D(keras.layers.Layer):
     """Mean or max over the valid steps of `[B, T, D]`.
 
-    A row with no valid step pools to zeros (not NaN or -inf). Computed in float32.
+    A row with no valid step pools to zeros (not NaN or -inf). Computed in float32,
+    returned in the layer's compute dtype.
 
     >>> MaskedGlobalPooling1D("max")(sequence, mask=mask)  # [B, D]
     """
@@ -26,10 +27,12 @@ class MaskedGlobalPooling1D(keras.layers.Layer):
         valid = ops.expand_dims(ops.cast(mask, "float32"), -1)
         if self.mode == "mean":
             total = ops.sum(x * valid, axis=1)
-            return total / ops.maximum(ops.sum(valid, axis=1), 1.0)
-        lowest = ops.min(x, axis=(1, 2), keepdims=True) - 1.0
-        pooled = ops.max(ops.where(valid > 0, x, lowest), axis=1)
-        return ops.where(ops.sum(valid, axis=1) > 0, pooled, 0.0)
+            pooled = total / ops.maximum(ops.sum(valid, axis=1), 1.0)
+        else:
+            lowest = ops.min(x, axis=(1, 2), keepdims=True) - 1.0
+            pooled = ops.max(ops.where(valid > 0, x, lowest), axis=1)
+            pooled = ops.where(ops.sum(valid, axis=1) > 0, pooled, 0.0)
+        return ops.cast(pooled, self.compute_dtype)
 
     def compute_output_shape(self, x_shape, mask_shape=None):
         return (x_shape[0], x_shape[2])

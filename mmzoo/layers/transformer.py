@@ -43,10 +43,11 @@ class TransformerBlock(keras.layers.Layer):
         self.attention = keras.layers.MultiHeadAttention(
             num_heads, key_dim, dropout=dropout, dtype=self.dtype_policy, name="attention"
         )
-        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=self.dtype_policy, name="ffn_norm")
+        self.ffn_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="ffn_norm")
         self.ffn_hidden = keras.layers.Dense(ffn_dim, activation="gelu",
                                              dtype=self.dtype_policy, name="ffn_hidden")
-        self.drop = keras.layers.Dropout(dropout)
+        self.drop = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, x_shape, context_shape=None):
         input_shape = x_shape

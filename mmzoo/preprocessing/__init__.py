@@ -1,7 +1,15 @@
 """Raw inputs -> model tensors: text ids, RGB pixels, mono waveforms."""
 
-from mmzoo.preprocessing.batch import as_items, is_batch
-from mmzoo.preprocessing.audio import decode_wav, fit_length, load_audio, load_audios, resample
+from mmzoo.preprocessing.batch import as_items, is_batch, read_file
+from mmzoo.preprocessing.audio import (
+    check_clip_length,
+    decode_wav,
+    fit_length,
+    load_audio,
+    load_audios,
+    pcm_to_float,
+    resample,
+)
 from mmzoo.preprocessing.image import (
     decode_image,
     decode_images,
@@ -19,6 +27,7 @@ from mmzoo.preprocessing.text import (
 
 __all__ = [
     "as_items",
+    "check_clip_length",
     "as_string_batch",
     "is_batch",
     "check_vocabulary",
@@ -30,6 +39,8 @@ __all__ = [
     "load_audios",
     "load_image",
     "load_images",
+    "pcm_to_float",
+    "read_file",
     "resample",
     "resize",
     "text_vectorizer",

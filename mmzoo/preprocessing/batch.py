@@ -1,4 +1,6 @@
-"""One raw input or a batch of them."""
+"""One raw input or a batch of them; reading files named by raw inputs."""
+
+import os
 
 import numpy as np
 
@@ -16,3 +18,30 @@ def as_items(value, batch_rank, name):
     if not items:
         raise ValueError(f"'{name}' is an empty batch; pass at least one item.")
     return items
+
+
+def read_file(path, name, kind):
+    """The bytes of file `path`; errors name the input and say what is wrong."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"'{name}': {path} is a directory; expected an {kind} file.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"'{name}': no such {kind} file: {path}")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise ValueError(f"'{name}': cannot read {kind} file {path}: {error.strerror}.") from None
+
+
+def tf_error_message(error):
+    """The useful line of a TensorFlow error: an mmzoo assertion's own message, else the
+    first line (without the graph trace TensorFlow appends)."""
+    text = getattr(error, "message", str(error))
+    if "Summarized data: " in text:  # an assertion that failed eagerly
+        first = text.split("Summarized data: ", 1)[1].strip().splitlines()[0]
+        return first[2:-1] if first[:2] in ("b'", 'b"') else first
+    if "assertion failed: [" in text:
+        text = text.split("assertion failed: [", 1)[1]
+        return text.split("]", 1)[0].replace("\\'", "'")
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__

@@ -12,21 +12,29 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from mmzoo.preprocessing.batch import as_items
+from mmzoo.preprocessing.batch import as_items, read_file, tf_error_message
 
 
-def decode_image(data, size=None):
+# The first bytes of the formats tf.io.decode_image reads.
+_IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
+
+
+def decode_image(data, size=None, name="image"):
     """Decodes PNG/JPEG/GIF/BMP bytes to float32 RGB, resized to `size` x `size` if given.
 
-    Raises `tf.errors.InvalidArgumentError` for empty or non-image bytes.
+    Raises `tf.errors.InvalidArgumentError` naming input `name` for empty or non-image
+    bytes.
     """
     data = tf.convert_to_tensor(data, dtype=tf.string)
-    not_empty = tf.debugging.assert_greater(
-        tf.strings.length(data), 0, message="image bytes are empty"
-    )
-    # In a graph nothing orders the check before the decode, whose own error for empty
-    # bytes ("Input is empty") would otherwise win some of the time.
-    with tf.control_dependencies([not_empty]):
+    not_empty = tf.debugging.Assert(tf.strings.length(data) > 0,
+                                    [f"Input `{name}`: image bytes are empty"])
+    known = tf.reduce_any([tf.equal(tf.strings.substr(data, 0, len(signature)), signature)
+                           for signature in _IMAGE_SIGNATURES])
+    is_image = tf.debugging.Assert(tf.logical_or(tf.strings.length(data) == 0, known), [
+        f"Input `{name}` is not a PNG, JPEG, GIF or BMP image (unknown image file format)"])
+    # In a graph nothing orders the checks before the decode, whose own errors would
+    # otherwise win some of the time.
+    with tf.control_dependencies([not_empty, is_image]):
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image = tf.cast(image, tf.float32)
     image.set_shape((None, None, 3))
@@ -35,13 +43,13 @@ def decode_image(data, size=None):
     return image
 
 
-def decode_images(data, size):
+def decode_images(data, size, name="image"):
     """Graph batch version of `decode_image`: encoded bytes `[B]` -> float32
     `[B, size, size, 3]` (the raw-input serving endpoints use it).
 
     >>> decode_images(tf.constant([png_bytes, jpeg_bytes]), 64).shape  # (2, 64, 64, 3)
     """
-    return tf.map_fn(lambda item: decode_image(item, size), data,
+    return tf.map_fn(lambda item: decode_image(item, size, name), data,
                      fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))
 
 
@@ -64,6 +72,8 @@ def to_rgb(array, name="image"):
             f"'{name}' must be an image of shape [H, W], [H, W, 1], [H, W, 3] or "
             f"[H, W, 4]; received shape {array.shape}."
         )
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"'{name}' holds NaN or infinite pixel values; expected 0..255.")
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     return array[..., :3].astype(np.float32)
@@ -72,17 +82,14 @@ def to_rgb(array, name="image"):
 def load_image(image, size=None, name="image"):
     """One image from a path, encoded bytes or an array -> float32 `[H, W, 3]` numpy."""
     if isinstance(image, (str, os.PathLike)):
-        if not os.path.exists(image):
-            raise FileNotFoundError(f"'{name}': no such image file: {image}")
-        with open(image, "rb") as handle:
-            image = handle.read()
+        image = read_file(image, name, "image")
     if isinstance(image, bytes):
         try:
             return decode_image(image, size).numpy()
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(
                 f"'{name}' could not be decoded as an image "
-                f"({len(image)} bytes): {error.message.splitlines()[0]}"
+                f"({len(image)} bytes): {tf_error_message(error)}"
             ) from None
     array = to_rgb(image, name)
     return array if size is None else resize(array, size).numpy()

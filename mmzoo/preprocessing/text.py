@@ -13,10 +13,33 @@ import keras
 import numpy as np
 
 RESERVED_TOKENS = 2  # padding "" and "[UNK]"
+PAD_ID, UNK_ID = 0, 1
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class TextVectorizer(keras.layers.TextVectorization):
+    """`TextVectorization` whose vocabulary travels in its task's config only.
+
+    Keras also writes an adapted vocabulary as a `.keras` asset, and fails to load the
+    asset of a vectorizer saved before `adapt` (no vocabulary yet); mmzoo tasks rebuild
+    their vectorizers from the config, so the asset is skipped both ways.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Keras' saving also visits the inner lookup layer on its own.
+        self._lookup_layer.save_assets = self.save_assets
+        self._lookup_layer.load_assets = self.load_assets
+
+    def save_assets(self, dir_path):
+        pass
+
+    def load_assets(self, dir_path):
+        pass
 
 
 def text_vectorizer(vocab_size, sequence_length, vocabulary=None, name="text_vectorizer"):
-    """A `TextVectorization` producing int ids padded/truncated to `sequence_length`."""
+    """A `TextVectorizer` producing int ids padded/truncated to `sequence_length`."""
     if vocabulary is not None and len(vocabulary) == 0:
         vocabulary = None
     if vocabulary is not None and len(vocabulary) + RESERVED_TOKENS > vocab_size:
@@ -24,7 +47,7 @@ def text_vectorizer(vocab_size, sequence_length, vocabulary=None, name="text_vec
             f"The vocabulary has {len(vocabulary)} words but vocab_size={vocab_size} "
             f"leaves room for {vocab_size - RESERVED_TOKENS}."
         )
-    return keras.layers.TextVectorization(
+    return TextVectorizer(
         max_tokens=vocab_size,
         output_mode="int",
         output_sequence_length=sequence_length,
@@ -61,4 +84,14 @@ def as_string_batch(texts, name="text"):
         raise ValueError(
             f"'{name}' expects a string or a list of strings, received {texts!r:.80}."
         )
-    return np.array([t.decode() if isinstance(t, bytes) else t for t in array])
+    decoded = []
+    for index, text in enumerate(array):
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"'{name}' item {index} is not valid UTF-8 ({error.reason} at byte "
+                    f"{error.start}); decode it to str first.") from None
+        decoded.append(text)
+    return np.array(decoded)

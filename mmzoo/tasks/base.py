@@ -6,7 +6,9 @@ with plain `keras.saving.load_model`. The base class adds input validation with 
 that name the input, dict inputs with optional modalities, and text vocabularies.
 """
 
+import contextlib
 import difflib
+import functools
 import inspect
 
 import keras
@@ -14,10 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmzoo.preprocessing.text import check_vocabulary, vocabulary_of
-
-# Accepted dtype kinds per input (numpy kind codes), and how to describe them.
-_DTYPE_KINDS = {"int32": ("iu", "integer token ids"), "float32": ("fiu", "float32")}
-
+from mmzoo.tasks.inputs import check_arrays, graph_checks, is_symbolic
 
 def dense_head(x, head_units, dropout, num_outputs):
     """The MLP head of the classifier and VQA tasks: (dropout, ReLU Dense) per entry of
@@ -45,11 +44,18 @@ class Task(keras.Model):
     # name -> (numpy dtype kinds accepted, description); subclasses refine.
     input_dtype_kinds = {}
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _built_under_dtype_policy(cls.__dict__["__init__"])
+
     def _set_config(self, config):
         self._task_config = dict(config)
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
+        if getattr(self, "_explicit_dtype", None) is not None:
+            config["dtype"] = self._explicit_dtype
         config.update(self._task_config)
         for input_name, vectorizer in self.text_vectorizers.items():
             config[self.vocabulary_argument(input_name)] = vocabulary_of(vectorizer) or None
@@ -137,49 +143,41 @@ class Task(keras.Model):
         given = {key: value for key, value in inputs.items() if value is not None}
         if not given:
             raise ValueError(f"No input given; this model takes {names}.")
-        self._check_inputs(given)
+        missing = [name for name in self.required_inputs if name not in given]
+        if missing:
+            raise ValueError(self.missing_input_message(missing[0]))
+        self.check_inputs(given)
         return {name: inputs.get(name) for name in names}
 
-    def _check_inputs(self, given):
-        batch_sizes = {}
-        for name, value in given.items():
-            reference = self._inputs_struct[name]
-            shape = tuple(getattr(value, "shape", np.shape(value)))
-            dtype = _dtype_of(value)
-            kinds, wanted = self.input_dtype_kinds.get(
-                name, _DTYPE_KINDS.get(reference.dtype, ("fiu", reference.dtype)))
-            expected = f"shape {_shape_text(reference.shape)} of {wanted}"
-            if dtype is not None and dtype.kind not in kinds:
-                hint = ""
-                if dtype.kind in "OSU":
-                    hint = " (raw inputs go through mmzoo.pipeline or model.preprocess)"
-                raise ValueError(
-                    f"Input '{name}' expected {expected}, received dtype {dtype}{hint}."
-                )
-            if len(shape) != len(reference.shape) or any(
-                want is not None and got is not None and want != got
-                for want, got in zip(reference.shape[1:], shape[1:])
-            ):
-                raise ValueError(
-                    f"Input '{name}' expected {expected}, received shape {list(shape)}."
-                )
-            if shape[0] == 0 or any(d == 0 for d in shape[1:]):
-                raise ValueError(
-                    f"Input '{name}' is empty (shape {list(shape)}); "
-                    f"expected {expected} with at least one example."
-                )
-            if shape[0] is not None:
-                batch_sizes[name] = shape[0]
-        if len(set(batch_sizes.values())) > 1:
-            raise ValueError(f"Inputs disagree on the batch size: {batch_sizes}.")
+    def check_inputs(self, given):
+        """Raises a ValueError naming the input for arrays that do not fit the model's
+        inputs (see `mmzoo.tasks.inputs.check_arrays`)."""
+        check_arrays(given, self._inputs_struct, self.input_dtype_kinds)
+
+    @property
+    def required_inputs(self):
+        """Inputs every call needs (all of them, unless the task masks missing ones)."""
+        return self.input_names
+
+    def missing_input_message(self, name):
+        return f"Input '{name}' is missing: {type(self).__name__} needs all of {self.input_names}."
 
     def __call__(self, inputs, *args, **kwargs):
-        if not isinstance(inputs, keras.KerasTensor) and not (
-            isinstance(inputs, dict)
-            and any(isinstance(v, keras.KerasTensor) for v in inputs.values())
-        ):
-            inputs = self.standardize_inputs(inputs)
+        """`model(x)` is inference unless `training=True` is passed (no call outside
+        `fit` changes a variable); eager inputs are checked first."""
+        if is_symbolic(inputs):
+            return super().__call__(inputs, *args, **kwargs)
+        inputs = self.standardize_inputs(inputs)
+        if not args:
+            kwargs.setdefault("training", False)
         return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        if isinstance(inputs, dict) and not is_symbolic(inputs):
+            inputs = graph_checks(
+                inputs, empty_means_absent=not self.required_inputs,
+                dtypes={name: spec.dtype for name, spec in self._inputs_struct.items()})
+        return super().call(inputs, training=training, mask=mask)
 
     # ----- datasets ----------------------------------------------------------------
     def convert_inputs(self, inputs):
@@ -268,23 +266,47 @@ class Task(keras.Model):
         return super().predict(x, *args, **kwargs)
 
 
+DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(dtype):
+    """Layers created inside take `dtype` (a policy name) as their dtype policy; None
+    leaves Keras' global policy."""
+    if dtype is None:
+        yield
+        return
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None)
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES} or None, received {dtype!r}.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _built_under_dtype_policy(init):
+    """Wraps a task's `__init__` so that `dtype=` (KerasHub's per-model convention)
+    applies to every layer the task builds, and is kept in its config."""
+
+    @functools.wraps(init)
+    def build(self, *args, **kwargs):
+        dtype = kwargs.get("dtype")
+        if isinstance(dtype, dict):  # a serialized policy, from a config
+            dtype = kwargs["dtype"] = dtype.get("config", {}).get("name")
+        with dtype_policy_scope(dtype):
+            init(self, *args, **kwargs)
+        self._explicit_dtype = dtype
+
+    # Keras reads the constructor's argument spec (not following __wrapped__).
+    build.__signature__ = inspect.signature(init)
+    return build
+
+
 def constructor_defaults(cls):
     """The default values of `cls.__init__`'s arguments (a task's default config)."""
     return {name: parameter.default
             for name, parameter in inspect.signature(cls.__init__).parameters.items()
             if parameter.default is not inspect.Parameter.empty}
-
-
-def _dtype_of(value):
-    dtype = getattr(value, "dtype", None)
-    if dtype is None:
-        return np.asarray(value).dtype
-    try:
-        return np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
-    except TypeError:
-        return np.dtype(str(dtype)) if str(dtype) != "string" else np.dtype(object)
-
-
-def _shape_text(shape):
-    return "[" + ", ".join("B" if i == 0 else ("?" if d is None else str(d))
-                           for i, d in enumerate(shape)) + "]"

@@ -6,17 +6,25 @@
 {'accuracy': 0.97, 'macro_f1': 0.97, 'examples': 800, 'loss': 0.09, ...}
 
 Training shuffles with the seed, shows Keras progress bars, backs up the state every
-epoch (`keras.callbacks.BackupAndRestore`: the same command after a kill resumes from
-the last finished epoch), stops early on the validation loss (restoring the best
-weights), appends every epoch to `history.csv`, then writes `config.json`,
-`model.weights.h5` and `metadata.json` (data set, split sizes, metrics on validation and
-test, the command, seed and library versions).
+epoch (`AtomicBackupAndRestore`: the same command after a kill resumes from the last
+finished epoch; the backup is deleted only once the final folder is complete), stops
+early on the validation loss (restoring the best weights), appends every epoch to
+`history.csv`, then writes the weights folder (`mmzoo.weights.save_folder`: config,
+weights, metadata with the data set, split sizes, metrics on validation and test, the
+command, seed and library versions, then checksums).
+
+What `seed` fixes: the initial weights, the shuffling order, dropout and augmentation
+draws. What it does not: the order of floating-point reductions that TensorFlow's
+parallel CPU kernels (and GPUs) choose, so two runs drift apart slowly. With
+`deterministic=True` (`--deterministic`) TensorFlow's op determinism is on as well: the
+same seed on the same machine and versions gives the same numbers, at some cost in speed.
 """
 
 import json
 import pathlib
 import platform
 import shlex
+import shutil
 import sys
 import time
 
@@ -25,6 +33,7 @@ import tensorflow as tf
 
 from mmzoo import datasets, weights
 from mmzoo.registry import PRESETS, TASKS
+from mmzoo.training.backup import AtomicBackupAndRestore
 from mmzoo.zoo import load, merge_config
 
 BACKUP_DIR = "backup"
@@ -70,15 +79,18 @@ def build_for_dataset(preset, train_set, info, overrides=None, weights_name=None
 def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
           weights_name=None, learning_rate=1e-3, patience=3, overrides=None,
           data_options=None, max_examples=None, verbose="auto", command=None,
-          lr_schedule="constant"):
+          lr_schedule="constant", deterministic=False):
     """Trains `preset` on `data`'s train split (validation split for early stopping).
 
     `lr_schedule`: "constant", or "cosine" (cosine decay from `learning_rate` to 0 over
     `epochs`, which calms the late epochs of small, noisy data sets).
+    `deterministic`: TensorFlow op determinism (see the module doc).
     """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, received {lr_schedule!r}.")
     keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     out = pathlib.Path(out)
     overrides = dict(overrides or {})
     data_options = dict(data_options or {})
@@ -103,7 +115,7 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
     # resumed run repeat that epoch, and `_read_history` keeps the repeat's row.
     callbacks = [
         keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
-        keras.callbacks.BackupAndRestore(str(backup)),
+        AtomicBackupAndRestore(backup),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                       restore_best_weights=True),
         keras.callbacks.TerminateOnNaN(),
@@ -137,11 +149,14 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         "learning_rate": learning_rate,
         "lr_schedule": lr_schedule,
         "seed": seed,
+        "deterministic": bool(deterministic),
         "overrides": overrides,
         "command": command or _current_command(),
         "versions": versions(),
     }
-    return weights.save_folder(model, out, preset=preset, metadata=metadata)
+    folder = weights.save_folder(model, out, preset=preset, metadata=metadata)
+    shutil.rmtree(backup, ignore_errors=True)  # only now: the final folder is complete
+    return folder
 
 
 def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size=64,

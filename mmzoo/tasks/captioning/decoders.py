@@ -45,17 +45,21 @@ class CaptionDecoderBlock(keras.layers.Layer):
         self.dim, self.num_heads = int(dim), int(num_heads)
         self.ffn_dim, self.dropout = int(ffn_dim), float(dropout)
         head_dim = self.dim // self.num_heads
-        self.self_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_norm")
+        self.self_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="self_norm")
         self.self_attention = keras.layers.MultiHeadAttention(
-            self.num_heads, head_dim, name="self_attention")
-        self.cross_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="cross_norm")
+            self.num_heads, head_dim, dtype=self.dtype_policy, name="self_attention")
+        self.cross_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="cross_norm")
         self.cross_attention = keras.layers.MultiHeadAttention(
-            self.num_heads, head_dim, name="cross_attention")
-        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+            self.num_heads, head_dim, dtype=self.dtype_policy, name="cross_attention")
+        self.ffn_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="ffn_norm")
         self.ffn_hidden = keras.layers.Dense(self.ffn_dim, activation="gelu",
-                                             name="ffn_hidden")
-        self.ffn_output = keras.layers.Dense(self.dim, name="ffn_output")
-        self.drop = keras.layers.Dropout(self.dropout)
+                                             dtype=self.dtype_policy, name="ffn_hidden")
+        self.ffn_output = keras.layers.Dense(self.dim, dtype=self.dtype_policy,
+                                             name="ffn_output")
+        self.drop = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, x_shape, memory_shape):
         self.self_norm.build(x_shape)
@@ -131,13 +135,17 @@ class TransformerCaptionDecoder(keras.layers.Layer):
         self.dim, self.num_layers, self.num_heads = int(dim), int(num_layers), int(num_heads)
         self.ffn_dim, self.dropout = int(ffn_dim), float(dropout)
         self.token_embedding = keras.layers.Embedding(self.vocab_size, self.dim,
+                                                      dtype=self.dtype_policy,
                                                       name="token_embedding")
-        self.positions = PositionEmbedding(self.max_length, name="positions")
-        self.drop = keras.layers.Dropout(self.dropout)
+        self.positions = PositionEmbedding(self.max_length, dtype=self.dtype_policy,
+                                           name="positions")
+        self.drop = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.blocks = [CaptionDecoderBlock(self.dim, self.num_heads, self.ffn_dim,
-                                           self.dropout, name=f"block_{i}")
+                                           self.dropout, dtype=self.dtype_policy,
+                                           name=f"block_{i}")
                        for i in range(self.num_layers)]
-        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+        self.final_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=self.dtype_policy, name="final_norm")
         self.logits = keras.layers.Dense(self.vocab_size, dtype="float32", name="logits")
 
     def build(self, tokens_shape, memory_shape):
@@ -211,8 +219,11 @@ class AttentionLSTMDecoder(keras.layers.Layer):
         self.units, self.attention_units = int(units), int(attention_units)
         self.dropout = float(dropout)
         self.attention_regularizer = float(attention_regularizer)
-        dense = keras.layers.Dense
+        def dense(units, **options):
+            return keras.layers.Dense(units, **{"dtype": self.dtype_policy, **options})
+
         self.token_embedding = keras.layers.Embedding(self.vocab_size, self.embed_dim,
+                                                      dtype=self.dtype_policy,
                                                       name="token_embedding")
         self.init_h = dense(self.units, activation="tanh", name="init_h")
         self.init_c = dense(self.units, activation="tanh", name="init_c")
@@ -221,10 +232,10 @@ class AttentionLSTMDecoder(keras.layers.Layer):
                                       name="hidden_attention")
         self.attention_score = dense(1, name="attention_score")
         self.gate = dense(1, activation="sigmoid", name="gate")
-        self.cell = keras.layers.LSTMCell(self.units, name="lstm")
+        self.cell = keras.layers.LSTMCell(self.units, dtype=self.dtype_policy, name="lstm")
         self.out_hidden = dense(self.embed_dim, name="out_hidden")
         self.out_context = dense(self.embed_dim, name="out_context")
-        self.drop = keras.layers.Dropout(self.dropout)
+        self.drop = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.logits = dense(self.vocab_size, dtype="float32", name="logits")
 
     def build(self, tokens_shape, memory_shape):

@@ -24,6 +24,7 @@ a `tf.function` (also with `jit_compile=True`) and exports in a SavedModel.
 ...             batch_size, 2, 3, 20, num_beams=3, length_penalty=1.0)
 """
 
+import math
 import numbers
 
 import tensorflow as tf
@@ -53,15 +54,18 @@ def check_decoding_arguments(max_length, num_beams=1, temperature=None, top_k=No
             f"num_beams (the beam width) must be a positive integer, received "
             f"{num_beams!r}.")
     if temperature is not None and not (isinstance(temperature, numbers.Real)
-                                        and temperature > 0):
-        raise ValueError(f"temperature must be positive, received {temperature!r}.")
+                                        and math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive finite number, received "
+                         f"{temperature!r}.")
     if top_k is not None and (not _is_integer(top_k) or top_k < 0):
         raise ValueError(f"top_k must be a non-negative integer, received {top_k!r}.")
     if num_beams > 1 and (temperature is not None or top_k is not None):
         raise ValueError("Beam search is deterministic: pass num_beams=1 to sample with "
                          "temperature / top_k.")
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real):
-        raise ValueError(f"length_penalty must be a number, received {length_penalty!r}.")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real) or \
+            not math.isfinite(length_penalty):
+        raise ValueError(f"length_penalty must be a finite number, received "
+                         f"{length_penalty!r}.")
 
 
 def expand_to_beams(nest, num_beams):

@@ -166,7 +166,7 @@ class CaptionGeneration:
         if isinstance(images, (tf.Tensor, np.ndarray)) and len(images.shape) == 4 and \
                 np.dtype(images.dtype.name if isinstance(images, tf.Tensor)
                          else images.dtype).kind in "fiu":
-            self._check_inputs({"image": images})
+            self.check_inputs({"image": images})
             return images
         return load_images(images, self.image_size)
 

@@ -282,23 +282,10 @@ class Captioner(CaptionGeneration, Task):
             **{"jit_compile": False, **kwargs},
         )
 
-    def __call__(self, inputs, *args, **kwargs):
-        # Keras' Resizing (the backbones' first layer) defaults to training=True and
-        # hands that to the layers after it, so a plain `model(x)` would run BatchNorm on
-        # batch statistics and move its averages: inference unless training is asked.
-        if not args:
-            kwargs.setdefault("training", False)
-        return super().__call__(inputs, *args, **kwargs)
-
-    def standardize_inputs(self, inputs):
-        inputs = super().standardize_inputs(inputs)
-        missing = [name for name, value in inputs.items() if value is None]
-        if missing:
-            raise ValueError(
-                f"Input '{missing[0]}' is missing: the captioner's forward pass takes "
+    def missing_input_message(self, name):
+        return (f"Input '{name}' is missing: the captioner's forward pass takes "
                 "{'image': pixels [B, H, W, 3], 'caption': token ids [B, T]}; "
                 "to caption images use model.generate(images).")
-        return inputs
 
     # ----- data sets -----------------------------------------------------------------
     def caption_pairs(self, inputs, training=False, seed=None):

@@ -1,6 +1,7 @@
 """Raw images in, generated captions out, for captioners (as Hugging Face's image-to-text
 pipeline)."""
 
+from mmzoo import checks
 from mmzoo.preprocessing import is_batch
 
 
@@ -26,13 +27,12 @@ class CaptioningPipeline:
         if image is None:
             raise ValueError("No input given; pass image= (a path, bytes or an array, "
                              "or a list of them).")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be at least 1, received {batch_size}.")
+        batch_size = checks.integer(batch_size, "batch_size", minimum=1)
         batched = is_batch(image, 4)
         pixels = self.model.preprocess(image=image)["image"]
         captions = []
-        for start in range(0, len(pixels), int(batch_size)):
-            captions += self.model.generate(pixels[start:start + int(batch_size)],
+        for start in range(0, len(pixels), batch_size):
+            captions += self.model.generate(pixels[start:start + batch_size],
                                             **generate_options)["captions"]
         results = [[{"generated_text": caption}] for caption in captions]
         return results if batched else results[0]

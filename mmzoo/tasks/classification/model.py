@@ -14,19 +14,23 @@ average pooling, concatenate, Dense(num_classes, softmax).
 
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from mmzoo import checks
 from mmzoo.backbones import MODALITIES, build_backbone
 from mmzoo.fusion import build_fusion
 from mmzoo.layers import ModalityInputs
 from mmzoo.preprocessing import (
     as_string_batch,
+    check_clip_length,
     check_vocabulary,
     decode_images,
     decode_wav,
     load_audios,
     load_images,
+    pcm_to_float,
     text_vectorizer,
 )
 from mmzoo.registry import FUSIONS, TASKS
@@ -67,7 +71,7 @@ class Classifier(Task):
     input_dtype_kinds = {
         "text": ("iu", "integer token ids"),
         "image": ("fiu", "pixel values 0..255"),
-        "audio": ("f", "float32 waveform in [-1, 1]"),
+        "audio": ("f", "float32 waveform in [-1, 1] (integer PCM is scaled)"),
     }
 
     def __init__(
@@ -98,9 +102,13 @@ class Classifier(Task):
         **kwargs,
     ):
         modalities = _check_modalities(modalities)
-        num_classes = int(num_classes)
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, received {num_classes}.")
+        num_classes = checks.integer(num_classes, "num_classes", minimum=2)
+        sample_rate = checks.integer(sample_rate, "sample_rate", minimum=1)
+        clip_seconds = checks.finite(clip_seconds, "clip_seconds", minimum=0.01)
+        vocab_size = checks.integer(vocab_size, "vocab_size", minimum=3)
+        sequence_length = checks.integer(sequence_length, "sequence_length", minimum=1)
+        if image_size is not None:
+            image_size = checks.integer(image_size, "image_size", minimum=8)
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"class_names has {len(class_names)} names for num_classes={num_classes}."
@@ -172,6 +180,8 @@ class Classifier(Task):
         self.has_auxiliary_outputs = auxiliary is not None
         self.sample_rate = int(sample_rate)
         self.clip_samples = clip_samples
+        # One 25 ms analysis window: the shortest clip the audio frontends can read.
+        self.min_audio_samples = max(1, int(round(0.025 * self.sample_rate)))
         self.image_size = (
             encoders["image"].get_layer("resize").height if "image" in modalities else None
         )
@@ -216,6 +226,27 @@ class Classifier(Task):
             "backbones": {m: config[f"{m}_backbone"] for m in modalities},
             "fusion": config["fusion"],
         }
+
+    # ----- inputs ------------------------------------------------------------------
+    @property
+    def required_inputs(self):
+        return []  # a missing modality is masked inside the fusion layer
+
+    def standardize_inputs(self, inputs):
+        """As `Task.standardize_inputs`; integer PCM audio (int16, int32, uint8) is
+        scaled to float32 in [-1, 1] as WAV decoding does, and clips shorter than one
+        analysis window raise."""
+        audio = inputs.get("audio") if isinstance(inputs, dict) else None
+        if audio is not None and not tf.is_symbolic_tensor(audio):
+            audio = np.asarray(audio)
+            if audio.ndim == 3:
+                raise ValueError(
+                    f"Input 'audio' expected mono waveforms [B, samples], received shape "
+                    f"{list(audio.shape)}: average the channels first (audio.mean(-1)).")
+            if audio.ndim == 2:
+                check_clip_length(audio.shape[1], self.min_audio_samples, "audio")
+            inputs = {**inputs, "audio": pcm_to_float(audio, "audio")}
+        return super().standardize_inputs(inputs)
 
     # ----- labels ------------------------------------------------------------------
     @property
@@ -328,7 +359,8 @@ class Classifier(Task):
         if image is not None:
             inputs["image"] = load_images(image, self.image_size)
         if audio is not None:
-            inputs["audio"] = load_audios(audio, self.sample_rate, self.clip_samples)
+            inputs["audio"] = load_audios(audio, self.sample_rate, self.clip_samples,
+                                          min_samples=self.min_audio_samples)
         if not inputs:
             raise ValueError(f"No input given; this model takes {self.modalities}.")
         return inputs

@@ -9,6 +9,8 @@
 
 import numpy as np
 
+from mmzoo import checks
+
 from mmzoo.preprocessing import is_batch
 
 
@@ -19,15 +21,14 @@ class ClassificationPipeline:
         self.model = model
 
     def __call__(self, text=None, image=None, audio=None, top_k=1):
-        if int(top_k) < 1:
-            raise ValueError(f"top_k must be at least 1, received {top_k}.")
+        top_k = checks.integer(top_k, "top_k", minimum=1)
         batched = is_batch(text, 1) or is_batch(image, 4) or is_batch(audio, 2)
         inputs = self.model.preprocess(text=text, image=image, audio=audio)
         scores = np.asarray(self.model(inputs, training=False))
         labels = self.model.labels
         results = [
             [{"label": labels[i], "score": float(row[i])}
-             for i in np.argsort(-row)[: int(top_k)]]
+             for i in np.argsort(-row)[: top_k]]
             for row in scores
         ]
         return results if batched else results[0]

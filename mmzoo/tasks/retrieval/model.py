@@ -188,13 +188,13 @@ class Retriever(Task):
     def encode_image(self, images, training=False):
         """Unit-norm image embeddings `[B, embed_dim]` of pixels `[B, H, W, 3]` 0..255."""
         if not tf.is_symbolic_tensor(images):
-            self._check_inputs({"image": images})
+            self.check_inputs({"image": images})
         return self.image_encoder(images, training=training)
 
     def encode_text(self, ids, training=False):
         """Unit-norm text embeddings `[B, embed_dim]` of token ids `[B, T]`."""
         if not tf.is_symbolic_tensor(ids):
-            self._check_inputs({"text": ids})
+            self.check_inputs({"text": ids})
         return self.text_encoder(ids, training=training)
 
     def similarity_logits(self, image_embeddings, text_embeddings):
@@ -215,23 +215,18 @@ class Retriever(Task):
         """numpy `[N, embed_dim]` embeddings of model inputs (pixels or ids) in batches."""
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, received {modality!r}.")
-        self._check_inputs({modality: inputs})
+        self.check_inputs({modality: inputs})
         step = self._encode_steps[modality]
         parts = [step(tf.convert_to_tensor(inputs[start:start + batch_size]))
                  for start in range(0, len(inputs), batch_size)]
         return np.concatenate([np.asarray(p) for p in parts])
 
     # ----- inputs ------------------------------------------------------------------
-    def standardize_inputs(self, inputs):
-        full = super().standardize_inputs(inputs)
-        missing = [name for name in MODALITIES if full[name] is None]
-        if missing:
-            raise ValueError(
-                f"Retriever takes both 'image' and 'text'; '{missing[0]}' is missing. "
+    def missing_input_message(self, name):
+        return (f"Retriever takes both 'image' and 'text'; '{name}' is missing. "
                 "To embed one modality use model.encode_image(pixels) / "
                 "model.encode_text(ids), or mmzoo.pipeline(...).embed_images / "
                 "embed_texts for raw inputs.")
-        return full
 
     # ----- training ----------------------------------------------------------------
     def compile(self, optimizer="auto", loss="auto", metrics=None, **kwargs):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from mmzoo import checks
+
 from mmzoo.preprocessing import is_batch
 from mmzoo.tasks.retrieval.index import Index
 
@@ -39,11 +41,27 @@ class RetrievalPipeline:
         return np.concatenate(parts)
 
     def embed_texts(self, texts, batch_size=256):
-        """numpy `[N, D]` embeddings of one string or a list of strings."""
-        texts = [texts] if isinstance(texts, (str, bytes)) else list(texts)
-        if not texts:
-            raise ValueError("'text' is an empty batch; pass at least one string.")
+        """numpy `[N, D]` embeddings of one string or a list of strings.
+
+        Empty or blank strings raise a ValueError; texts with no word in the model's
+        vocabulary give a warning that counts them (their embedding is the [UNK]
+        token's alone).
+        """
+        if texts is None or (not isinstance(texts, (str, bytes)) and not len(texts)):
+            raise ValueError("'text' must be a string or a non-empty list of strings, "
+                             f"received {texts!r}.")
+        texts = as_string_batch(texts, "text")
+        blank = [i for i, text in enumerate(texts) if not text.strip()]
+        if blank:
+            raise ValueError(f"'text' {blank[0]} is empty or blank ({texts[blank[0]]!r}); "
+                             "every query and corpus text needs at least one word.")
         ids = self.model.preprocess(text=texts)["text"]
+        unknown = np.flatnonzero((ids > UNK_ID).sum(axis=1) == 0)
+        if len(unknown):
+            warnings.warn(
+                f"out_of_vocabulary: {len(unknown)} of {len(texts)} text(s) have no word in "
+                f"the model's vocabulary (first: {texts[unknown[0]]!r}); their embeddings "
+                "carry no meaning.", stacklevel=2)
         return self.model.embed("text", ids, batch_size)
 
     def index(self, images=None, texts=None, batch_size=None, verbose=1):
@@ -106,8 +124,8 @@ class RetrievalPipeline:
         else:
             scores = np.exp(logits - logits.max(axis=1, keepdims=True))
             scores /= scores.sum(axis=1, keepdims=True)
-        if top_k is not None and int(top_k) < 1:
-            raise ValueError(f"top_k must be at least 1, received {top_k}.")
+        if top_k is not None:
+            top_k = checks.integer(top_k, "top_k", minimum=1)
         results = [[{"label": labels[i], "score": float(row[i])}
                     for i in np.argsort(-row, kind="stable")[:top_k]] for row in scores]
         return results if batched else results[0]

@@ -226,16 +226,6 @@ class VQA(Task):
             **kwargs,
         )
 
-    def standardize_inputs(self, inputs):
-        """As `Task.standardize_inputs`, and every input is required."""
-        full = super().standardize_inputs(inputs)
-        missing = [name for name, value in full.items() if value is None]
-        if missing:
-            raise ValueError(
-                f"Input '{missing[0]}' is missing: {type(self).__name__} needs all of "
-                f"{self.input_names}.")
-        return full
-
     def convert_labels(self, labels):
         """Answer strings -> int32 answer ids (-1 outside the vocabulary); ids pass."""
         if labels.dtype == tf.string:

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from mmzoo import checks
+
 from mmzoo.preprocessing import is_batch
 
 
@@ -24,15 +26,14 @@ class VQAPipeline:
         self.model = model
 
     def __call__(self, image=None, question=None, top_k=1):
-        if int(top_k) < 1:
-            raise ValueError(f"top_k must be at least 1, received {top_k}.")
+        top_k = checks.integer(top_k, "top_k", minimum=1)
         batched = is_batch(question, 1) or is_batch(image, 4)
         inputs = self.model.preprocess(image=image, question=question)
         scores = np.asarray(self.model(inputs, training=False))
         answers = self.model.answers
         results = [
             [{"answer": answers[i], "score": float(row[i])}
-             for i in np.argsort(-row, kind="stable")[: int(top_k)]]
+             for i in np.argsort(-row, kind="stable")[: top_k]]
             for row in scores
         ]
         return results if batched else results[0]

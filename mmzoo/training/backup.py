@@ -1,0 +1,46 @@
+"""Per-epoch backups that a kill cannot corrupt.
+
+`keras.callbacks.BackupAndRestore` writes `latest.weights.h5` and its epoch in place, so
+a kill during the write leaves a truncated file that every rerun then fails to read
+(an OSError naming no path). `AtomicBackupAndRestore` writes both to temporary files and
+renames them, and names the file to delete when a backup cannot be read.
+
+>>> callback = AtomicBackupAndRestore("runs/late/backup")
+>>> model.fit(train, epochs=10, callbacks=[callback])   # resumes after a kill
+"""
+
+import json
+import os
+import pathlib
+
+import keras
+
+from mmzoo.weights import WeightsError
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` with atomic writes; the backup is kept after training (the
+    caller deletes it once the final weights folder is complete)."""
+
+    def __init__(self, backup_dir):
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+
+    def _save_model(self):
+        folder = pathlib.Path(self.backup_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / "partial.weights.h5"
+        self.model.save_weights(filepath=str(partial), overwrite=True)
+        os.replace(partial, self._weights_path)
+        # Weights first: a kill between the two renames repeats one epoch on resume.
+        metadata = folder / "partial_training_metadata.json"
+        metadata.write_text(json.dumps({"epoch": self._current_epoch,
+                                        "batch": self._last_batch_seen}))
+        os.replace(metadata, self._training_metadata_path)
+
+    def _load_model(self):
+        try:
+            super()._load_model()
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+            raise WeightsError(
+                f"The training backup in {self.backup_dir} cannot be read ({error}). "
+                f"Delete {self.backup_dir} to train from the start.") from error
