@@ -214,8 +214,10 @@ def test_encoder_matches_reference_at_whisper_length(mel_encoder, arrays, rng):
     mel = WhisperLogMel()(_speechlike(rng, 1.0)[None]).numpy()  # padded to 30 s
     actual = mel_encoder(mel).numpy()[0]
     assert actual.shape == (1500, 384)
-    expected = reference_encoder(mel[0], arrays, dtype=np.float32)  # float64: 2x slower
-    np.testing.assert_allclose(actual, expected, atol=1e-3)
+    # A float32 reference (float64 takes twice as long): it is itself up to 4.4e-4 from
+    # float64 on the few large channels (|x| ~ 7-12); Keras is within 5e-5 of float64.
+    expected = reference_encoder(mel[0], arrays, dtype=np.float32)
+    np.testing.assert_allclose(actual, expected, atol=1e-3, rtol=1e-4)
 
 
 def test_backbone_outputs_and_pooling_over_the_clip(cache, rng):
