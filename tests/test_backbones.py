@@ -137,4 +137,4 @@ def test_every_backbone_is_registered():
     assert BACKBONES.names(modality="text") == sorted(TEXT)
     assert BACKBONES.names(modality="image") == [
         "efficientnet_b0", "mobilenet_v2", "resnet50", "simple_cnn", "vit"]
-    assert BACKBONES.names(modality="audio") == ["mel_cnn", "mel_crnn"]
+    assert BACKBONES.names(modality="audio") == ["mel_cnn", "mel_crnn", "whisper_tiny"]

@@ -8,6 +8,7 @@ from mmzoo.layers.pooling import MaskedGlobalPooling1D
 from mmzoo.layers.positional import PositionEmbedding
 from mmzoo.layers.presence import ModalityInputs
 from mmzoo.layers.transformer import TransformerBlock
+from mmzoo.layers.whisper_frontend import WhisperFrameMask, WhisperLogMel
 
 __all__ = [
     "DecibelFloor",
@@ -19,6 +20,8 @@ __all__ = [
     "Resize",
     "TrainingOnly",
     "TransformerBlock",
+    "WhisperFrameMask",
+    "WhisperLogMel",
     "ZeroMasked",
     "apply_mask",
 ]
