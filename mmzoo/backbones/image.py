@@ -19,7 +19,11 @@ from mmzoo.registry import BACKBONES
 
 def _image_inputs(image_size, pixel_mode):
     images = keras.Input((None, None, 3), dtype="float32", name="images")
-    x = keras.layers.Resizing(image_size, image_size, name="resize")(images)
+    # Resizing's call defaults to training=True and Keras hands a layer's resolved value
+    # to every layer after it, so a plain `encoder(x)` would run BatchNorm on batch
+    # statistics and move its averages. An explicit False here is used only when the
+    # caller passes no `training` (fit's training=True still reaches every layer).
+    x = keras.layers.Resizing(image_size, image_size, name="resize")(images, training=False)
     return images, PixelNormalization(pixel_mode, name="pixel_normalization")(x)
 
 
