@@ -4,7 +4,7 @@
 >>> encoder = build_backbone("image", "simple_cnn", image_size=64)
 """
 
-from mmzoo.backbones import audio, image, text  # noqa: F401  (registers the factories)
+from mmzoo.backbones import audio, efficientnet_lite, image, text  # noqa: F401  (registers)
 from mmzoo.backbones.base import encoder_model, feature_dims
 from mmzoo.registry import BACKBONES
 
