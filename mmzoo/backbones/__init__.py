@@ -4,7 +4,13 @@
 >>> encoder = build_backbone("image", "simple_cnn", image_size=64)
 """
 
-from mmzoo.backbones import audio, image, text, whisper  # noqa: F401  (registers the factories)
+from mmzoo.backbones import (  # noqa: F401  (registers the factories)
+    audio,
+    efficientnet_lite,
+    image,
+    text,
+    whisper,
+)
 from mmzoo.backbones.base import encoder_model, feature_dims
 from mmzoo.registry import BACKBONES
 

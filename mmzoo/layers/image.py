@@ -8,7 +8,7 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
-PIXEL_MODES = ("unit", "symmetric", "torch", "caffe", "raw")
+PIXEL_MODES = ("unit", "symmetric", "torch", "caffe", "lite", "raw")
 
 
 @keras.saving.register_keras_serializable(package="mmzoo")
@@ -17,7 +17,8 @@ class PixelNormalization(keras.layers.Layer):
 
     Modes: `unit` -> [0, 1]; `symmetric` -> [-1, 1] (MobileNetV2, ViT);
     `torch` -> ImageNet mean/std; `caffe` -> BGR minus the ImageNet mean (ResNet50);
-    `raw` -> unchanged (EfficientNet normalises inside itself).
+    `lite` -> (x - 127) / 128 (EfficientNet-Lite's TensorFlow release); `raw` -> unchanged
+    (keras.applications' EfficientNet normalises inside itself).
 
     >>> PixelNormalization("symmetric")(np.full((1, 2, 2, 3), 255.0))  # all 1.0
     """
@@ -38,6 +39,8 @@ class PixelNormalization(keras.layers.Layer):
             mean = ops.array(_IMAGENET_MEAN, dtype=self.compute_dtype)
             std = ops.array(_IMAGENET_STD, dtype=self.compute_dtype)
             return (images / 255.0 - mean) / std
+        if self.mode == "lite":
+            return (images - 127.0) / 128.0
         if self.mode == "caffe":
             return ops.flip(images, axis=-1) - ops.array(
                 _CAFFE_MEAN_BGR, dtype=self.compute_dtype

@@ -6,7 +6,8 @@ sha256 of every file, checked on every load.
 
 >>> import mmzoo.pretrained as pretrained
 >>> [s["name"] for s in pretrained.list_sources()]
-['efficientnet_lite0', 'glove.6B.50d', 'minilm', 'whisper_tiny']
+['efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2', 'glove.6B.50d',
+ 'minilm', 'whisper_tiny']
 >>> folder = pretrained.fetch("minilm")      # convert once, then verify and reuse
 """
 

