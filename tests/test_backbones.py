@@ -134,7 +134,7 @@ def test_unknown_backbone_lists_close_names():
 
 
 def test_every_backbone_is_registered():
-    assert BACKBONES.names(modality="text") == sorted(TEXT)
+    assert BACKBONES.names(modality="text") == sorted(TEXT + ["keras_hub", "minilm"])
     assert BACKBONES.names(modality="image") == [
-        "efficientnet_b0", "mobilenet_v2", "resnet50", "simple_cnn", "vit"]
+        "efficientnet_b0", "keras_hub_image", "mobilenet_v2", "resnet50", "simple_cnn", "vit"]
     assert BACKBONES.names(modality="audio") == ["mel_cnn", "mel_crnn"]

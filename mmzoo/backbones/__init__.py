@@ -4,8 +4,9 @@
 >>> encoder = build_backbone("image", "simple_cnn", image_size=64)
 """
 
-from mmzoo.backbones import audio, image, text  # noqa: F401  (registers the factories)
+from mmzoo.backbones import audio, hub, image, text  # noqa: F401  (registers the factories)
 from mmzoo.backbones.base import encoder_model, feature_dims
+from mmzoo.backbones.hub import tokenizer_for_backbone
 from mmzoo.registry import BACKBONES
 
 MODALITIES = ("text", "image", "audio")
@@ -18,4 +19,5 @@ def build_backbone(modality, backbone, **options):
     return BACKBONES.get(backbone, modality=modality)(**options)
 
 
-__all__ = ["MODALITIES", "build_backbone", "encoder_model", "feature_dims"]
+__all__ = ["MODALITIES", "build_backbone", "encoder_model", "feature_dims",
+           "tokenizer_for_backbone"]

@@ -16,6 +16,7 @@ from mmzoo.preprocessing.text import (
     text_vectorizer,
     vocabulary_of,
 )
+from mmzoo.preprocessing.wordpiece import WordPieceTokenizer
 
 __all__ = [
     "as_items",
@@ -35,4 +36,5 @@ __all__ = [
     "text_vectorizer",
     "to_rgb",
     "vocabulary_of",
+    "WordPieceTokenizer",
 ]
