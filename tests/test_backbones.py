@@ -134,8 +134,8 @@ def test_unknown_backbone_lists_close_names():
 
 
 def test_every_backbone_is_registered():
-    assert BACKBONES.names(modality="text") == sorted(TEXT)
+    assert BACKBONES.names(modality="text") == sorted(TEXT + ["keras_hub", "minilm"])
     assert BACKBONES.names(modality="image") == [
         "efficientnet_b0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
-        "mobilenet_v2", "resnet50", "simple_cnn", "vit"]
+        "keras_hub_image", "mobilenet_v2", "resnet50", "simple_cnn", "vit"]
     assert BACKBONES.names(modality="audio") == ["mel_cnn", "mel_crnn", "whisper_tiny"]

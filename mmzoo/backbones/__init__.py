@@ -7,11 +7,13 @@
 from mmzoo.backbones import (  # noqa: F401  (registers the factories)
     audio,
     efficientnet_lite,
+    hub,
     image,
     text,
     whisper,
 )
 from mmzoo.backbones.base import encoder_model, feature_dims
+from mmzoo.backbones.hub import tokenizer_for_backbone
 from mmzoo.registry import BACKBONES
 
 MODALITIES = ("text", "image", "audio")
@@ -24,4 +26,5 @@ def build_backbone(modality, backbone, **options):
     return BACKBONES.get(backbone, modality=modality)(**options)
 
 
-__all__ = ["MODALITIES", "build_backbone", "encoder_model", "feature_dims"]
+__all__ = ["MODALITIES", "build_backbone", "encoder_model", "feature_dims",
+           "tokenizer_for_backbone"]

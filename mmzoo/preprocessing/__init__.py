@@ -24,6 +24,7 @@ from mmzoo.preprocessing.text import (
     text_vectorizer,
     vocabulary_of,
 )
+from mmzoo.preprocessing.wordpiece import WordPieceTokenizer
 
 __all__ = [
     "as_items",
@@ -46,4 +47,5 @@ __all__ = [
     "text_vectorizer",
     "to_rgb",
     "vocabulary_of",
+    "WordPieceTokenizer",
 ]
