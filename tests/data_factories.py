@@ -178,10 +178,10 @@ def make_avdigits(root, num_images=40, per_split=2, missing=()):
 
 
 # ----- Flickr8k -----------------------------------------------------------------------
-def make_flickr8k(root, num_images=12, captions_per_image=5):
-    """`root/flickr8k_1k/{captions.txt, images/*.jpg}`; image sizes vary; caption 1 of
+def make_flickr8k(root, num_images=12, captions_per_image=5, name="flickr8k"):
+    """`root/<name>/{captions.txt, images/*.jpg}`; image sizes vary; caption 1 of
     image 0 contains commas. Returns `(folder, {file name: [captions]})`."""
-    folder = pathlib.Path(root) / "flickr8k_1k"
+    folder = pathlib.Path(root) / name
     (folder / "images").mkdir(parents=True)
     captions = {}
     for i in range(num_images):
@@ -199,6 +199,58 @@ def make_flickr8k(root, num_images=12, captions_per_image=5):
             for text in texts:
                 writer.writerow([name, text])
     return folder, captions
+
+
+def flickr8k_expected(names):
+    """Images per split by the documented rule: buckets 80-89 validation, else train."""
+    sizes = {"train": 0, "validation": 0, "test": 0}
+    for name in names:
+        sizes["validation" if 80 <= _common.stable_bucket(name) < 90 else "train"] += 1
+    return sizes
+
+
+# ----- MVSA-Single --------------------------------------------------------------------
+MVSA_CLASSES = ("negative", "neutral", "positive")
+MVSA_PAIRS = [(text, image) for text in MVSA_CLASSES for image in MVSA_CLASSES]
+# (bytes written after "tweet <id> ", the text the loader must decode, the encoding)
+MVSA_TEXTS = [
+    ("so happy \u2713 #yes \n".encode("utf-8"), "so happy \u2713 #yes", "utf-8"),
+    (b"caf\xa8\xa6 tired\xa1\xad \n", "caf\u00e9 tired\u2026", "gb18030"),  # GBK bytes
+    (b"caf\xe9 \x80 \n", "caf\u00e9 \u20ac", "cp1252"),  # not valid UTF-8 nor GB18030
+    (b"plain text\n", "plain text", "utf-8"),
+]
+
+
+def mvsa_value(ident):
+    """The grey level of the fake image of tweet `ident` (recoverable through JPEG)."""
+    return 20 + (int(ident) * 29) % 200
+
+
+def make_mvsa_single(root, ids=range(1, 21), unlabelled=(), name="mvsa_single"):
+    """`root/<name>/{labelResultAll.txt, data/<id>.jpg, data/<id>.txt}`.
+
+    Row k (id `ids[k]`) has the labels `MVSA_PAIRS[k % 9]` (every combination) and the
+    text `tweet <id> ` + `MVSA_TEXTS[k % 4]`; images vary in size, grey level
+    `mvsa_value(id)`. `unlabelled` ids get files but no label row. Returns
+    `(folder, [{"id", "text_label", "image_label", "text", "encoding"}, ...])`.
+    """
+    folder = pathlib.Path(root) / name
+    (folder / "data").mkdir(parents=True)
+    rows = []
+    for k, ident in enumerate(list(ids) + list(unlabelled)):
+        data, text, encoding = MVSA_TEXTS[k % len(MVSA_TEXTS)]
+        (folder / "data" / f"{ident}.txt").write_bytes(f"tweet {ident} ".encode() + data)
+        shape = (24 + int(ident) % 5, 32 - int(ident) % 3, 3)
+        write_jpeg(folder / "data" / f"{ident}.jpg", np.full(shape, mvsa_value(ident)))
+        if ident in unlabelled:
+            continue
+        text_label, image_label = MVSA_PAIRS[k % len(MVSA_PAIRS)]
+        rows.append({"id": str(ident), "text_label": text_label, "image_label": image_label,
+                     "text": f"tweet {ident} {text}", "encoding": encoding})
+    lines = ["ID\ttext,image"] + [f"{r['id']}\t{r['text_label']},{r['image_label']}"
+                                  for r in rows]
+    (folder / "labelResultAll.txt").write_text("\n".join(lines) + "\n")
+    return folder, rows
 
 
 def listdir(folder):

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import tensorflow as tf
 
 import data_factories as fake
 import mmzoo.datasets as mds
-from mmzoo.datasets import avdigits, fsdd
+from mmzoo.datasets import avdigits, flickr8k, fsdd
 from mmzoo.datasets._common import split_80_10_10, stable_bucket
 from mmzoo.registry import DATASETS
 
@@ -37,7 +38,10 @@ def count(dataset):
 def test_list_datasets_registers_every_dataset():
     names = mds.list_datasets()
     assert names == sorted(["avdigits", "clevr", "coco_captions", "easy_vqa", "flickr8k",
-                            "fsdd", "imdb_reviews", "mnist", "sort_of_clevr", "spoken_digit"])
+                            "fsdd", "imdb_reviews", "mnist", "mvsa_single", "sort_of_clevr",
+                            "spoken_digit"])
+    assert mds.list_datasets("local") == ["avdigits", "easy_vqa", "flickr8k", "fsdd", "mnist",
+                                          "mvsa_single"]
     assert mds.list_datasets("catalog") == ["clevr", "coco_captions", "imdb_reviews",
                                             "spoken_digit"]
     assert mds.list_datasets("synthetic") == ["sort_of_clevr"]
@@ -135,6 +139,77 @@ def test_easy_vqa_without_test_folder_has_an_empty_test_split(tmp_path):
     assert count(mds.load("easy_vqa", split="all", data_dir=folder)) == sum(expected.values())
 
 
+def test_easy_vqa_with_only_a_test_folder_loads_the_test_split(tmp_path):
+    """Evaluation data: answers.txt + test/, no train/."""
+    folder, written = fake.make_easy_vqa(tmp_path, num_images=0, test_images=5,
+                                         questions_per_image=2)
+    assert not (folder / "train").exists()
+    test, info = mds.load("easy_vqa", split="test", data_dir=folder, with_info=True)
+    assert info["splits"] == {"train": 0, "validation": 0, "test": 10}
+    assert info["folders"] == ["test"]
+    questions = sorted(inputs["question"].decode() for inputs, _ in test.as_numpy_iterator())
+    assert questions == sorted(q for q, _, _ in written["test"])
+    assert count(mds.load("easy_vqa", split="all", data_dir=folder)) == 10
+    for split in ("train", "validation"):
+        with pytest.raises(ValueError, match=rf"'{split}' split of data set 'easy_vqa' is "
+                                             rf"empty.*has no train/ subfolder \(.*train\)"):
+            mds.load("easy_vqa", split=split, data_dir=folder)
+
+
+def test_easy_vqa_split_folder_without_its_files_is_named(tmp_path):
+    folder, _ = fake.make_easy_vqa(tmp_path, num_images=0, test_images=2)
+    (folder / "train").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"lacks train/questions\.json, train/images"):
+        mds.load("easy_vqa", split="test", data_dir=folder)
+
+
+# ----- every local loader: empty folders ------------------------------------------------
+@pytest.mark.parametrize("name, expected", [
+    ("easy_vqa", r"lacks answers\.txt, a train/ or test/ subfolder \(expected answers\.txt"),
+    ("fsdd", r"has no recordings/ subfolder \(expected recordings/<digit>"),
+    ("mnist", r"lacks images-idx3-ubyte\.gz, labels-idx1-ubyte\.gz \(expected"),
+    ("avdigits", r"lacks images-idx3-ubyte\.gz, labels-idx1-ubyte\.gz \(expected"),
+    ("flickr8k", r"lacks captions\.txt, images \(expected captions\.txt"),
+    ("mvsa_single", r"lacks labelResultAll\.txt, data/ \(expected labelResultAll\.txt"),
+])
+def test_an_empty_folder_names_the_folder_and_the_expected_files(tmp_path, name, expected):
+    empty = tmp_path / "nothing_here"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"{name}: .*nothing_here.* {expected}"):
+        mds.load(name, split="validation", data_dir=empty)
+    assert DATASETS.get(name).layout  # the layout the messages below quote
+
+
+def _without_examples(root, name):
+    """A folder with the expected files and subfolders of `name` but no examples."""
+    folder = root / name
+    if name == "fsdd":
+        (folder / "recordings").mkdir(parents=True)
+    elif name == "easy_vqa":
+        (folder / "train" / "images").mkdir(parents=True)
+        (folder / "answers.txt").write_text("yes\n")
+        (folder / "train" / "questions.json").write_text("[]")
+    elif name == "flickr8k":
+        (folder / "images").mkdir(parents=True)
+        (folder / "captions.txt").write_text("image,caption\n")
+    elif name == "mnist":
+        fake.make_mnist(root, num_images=0)
+    elif name == "mvsa_single":
+        (folder / "data").mkdir(parents=True)
+        (folder / "labelResultAll.txt").write_text("ID\ttext,image\n")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["easy_vqa", "fsdd", "mnist", "flickr8k", "mvsa_single"])
+@pytest.mark.parametrize("split", ["train", "all"])
+def test_a_folder_without_examples_names_the_folder_and_the_layout(tmp_path, name, split):
+    folder = _without_examples(tmp_path, name)
+    with pytest.raises(ValueError, match=rf"'{name}' has no examples at all in "
+                                         rf"{re.escape(str(folder))}\. Expected: ") as error:
+        mds.load(name, split=split, data_dir=folder)
+    assert DATASETS.get(name).layout in str(error.value)
+
+
 # ----- FSDD ---------------------------------------------------------------------------
 def test_fsdd_take_split_and_audio_contract(tmp_path):
     folder, names = fake.make_fsdd(tmp_path, takes=(0, 5, 10, 11))
@@ -189,24 +264,53 @@ def test_mnist_index_hash_split_and_pixels(tmp_path):
 # ----- Flickr8k -----------------------------------------------------------------------
 def test_flickr8k_captions_splits_and_resizing(tmp_path):
     folder, captions = fake.make_flickr8k(tmp_path, num_images=14)
-    expected = fake.split_sizes_80_10_10(captions)
-    assert min(expected.values()) > 0
+    expected = fake.flickr8k_expected(captions)
+    assert expected["train"] > 0 and expected["validation"] > 0 and expected["test"] == 0
     dataset, info = mds.load("flickr8k", data_dir=folder, with_info=True)
     assert info["splits"] == expected
     assert spec_of(dataset) == {"image": ((224, 224, 3), tf.float32), "captions": ((5,), tf.string)}
     by_captions = {tuple(texts): name for name, texts in captions.items()}
-    for split in ("train", "validation", "test"):
+    for split in ("train", "validation"):
         elements = list(mds.load("flickr8k", split=split, data_dir=folder,
                                  image_size=32).as_numpy_iterator())
         assert len(elements) == expected[split]
         for element in elements:
             assert isinstance(element, dict) and element["image"].shape == (32, 32, 3)
             texts = tuple(t.decode() for t in element["captions"])
-            assert split_80_10_10(by_captions[texts]) == split  # file order kept
+            bucket = stable_bucket(by_captions[texts])  # file order kept
+            assert (80 <= bucket < 90) == (split == "validation")
+    with pytest.raises(ValueError, match=r"'test' split of data set 'flickr8k' is empty.*"
+                                         r"official test images.*'validation'"):
+        mds.load("flickr8k", split="test", data_dir=folder)
     everything = list(mds.load("flickr8k", split="all", data_dir=folder).as_numpy_iterator())
     assert len(everything) == 14
     all_captions = {t.decode() for e in everything for t in e["captions"]}
     assert "A dog, a cat, and a bird , together ." in all_captions
+
+
+def test_flickr8k_split_is_about_90_10_and_keeps_the_validation_buckets():
+    names = [f"{1000 + i}_{i * 7919 % 100000}.jpg" for i in range(4000)]
+    sizes = fake.flickr8k_expected(names)
+    assert 0.08 < sizes["validation"] / len(names) < 0.12
+    for name in names[:200]:  # the old 80/10/10 validation images stay validation
+        assert (split_80_10_10(name) == "validation") == (
+            flickr8k.split_of_image(name) == "validation")
+
+
+def test_flickr8k_reads_any_folder_name_and_defaults_to_flickr8k(tmp_path, monkeypatch):
+    """The retired flickr8k_1k/ layout loads too; the default folder is ../shared/data/flickr8k."""
+    old, _ = fake.make_flickr8k(tmp_path / "shared" / "data", num_images=6,
+                                       name="flickr8k_1k")
+    assert mds.info("flickr8k", data_dir=old)["num_examples"] == 6
+    monkeypatch.chdir(tmp_path / "shared" / "data")  # cwd/../shared/data/flickr8k is absent
+    with pytest.raises(FileNotFoundError, match=r"default .*shared/data/flickr8k does not"):
+        mds.info("flickr8k")
+    fake.make_flickr8k(tmp_path / "shared" / "data", num_images=4)
+    work = tmp_path / "project"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    info = mds.info("flickr8k")
+    assert info["num_examples"] == 4 and info["source"].endswith("shared/data/flickr8k")
 
 
 # ----- AV-digits ---------------------------------------------------------------------

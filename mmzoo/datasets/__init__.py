@@ -8,7 +8,7 @@ the inputs dict). Callers shuffle, batch and prefetch:
 
 >>> import mmzoo.datasets as mds
 >>> mds.list_datasets()
-['avdigits', 'clevr', 'coco_captions', 'easy_vqa', 'flickr8k', 'fsdd', ...]
+['avdigits', 'clevr', 'coco_captions', 'easy_vqa', 'flickr8k', 'fsdd', 'imdb_reviews', ...]
 >>> train = mds.load("avdigits/noisy", split="train", data_dir="../shared/data")
 >>> train = train.shuffle(2048).batch(32).prefetch(tf.data.AUTOTUNE)
 >>> dataset, info = mds.load("easy_vqa", split="validation", with_info=True)
@@ -22,7 +22,8 @@ folder for every data set's layout and split rule.
 """
 
 from mmzoo.datasets import _common
-from mmzoo.datasets import avdigits, catalog, easy_vqa, flickr8k, fsdd, mnist, sort_of_clevr
+from mmzoo.datasets import (avdigits, catalog, easy_vqa, flickr8k, fsdd, mnist, mvsa_single,
+                            sort_of_clevr)
 from mmzoo.datasets._common import cache_root, split_80_10_10, stable_bucket
 from mmzoo.datasets.sort_of_clevr import answer_question, encode_question
 from mmzoo.registry import DATASETS

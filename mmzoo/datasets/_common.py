@@ -241,6 +241,7 @@ class Spec:
     prep_options = {}         # prepared-data options (part of the cache key)
     load_options = {}         # read-time options (not part of the cache key)
     split_rule = ""
+    layout = ""               # the expected files, for errors about empty folders
     kind = "local"
     modalities = ()
 
@@ -333,17 +334,26 @@ class Spec:
         return builder, options
 
     # -- splits ---------------------------------------------------------------------
-    def split_sizes(self, builder):
-        """Examples per split (0 for an empty split)."""
+    def split_sizes(self, builder, options=None):
+        """Examples per split (0 for an empty split); `options` are the load options."""
         return {s: builder.info.splits[s].num_examples if s in builder.info.splits else 0
                 for s in SPLITS}
 
     def empty_split_reason(self, builder, split):
         return "the source folder has no examples that the split rule puts there"
 
-    def tfds_split(self, builder, split):
+    def no_examples_message(self, builder):
+        if builder.source_dir is None:
+            return f"Data set {self.name!r} has no examples at all."
+        skipped = len(builder.info.metadata.get("skipped") or [])
+        note = f" ({skipped} bad file(s)/row(s) were skipped)" if skipped else ""
+        expected = f" Expected: {self.layout}." if self.layout else ""
+        return (f"Data set {self.name!r} has no examples at all in {builder.source_dir}"
+                f"{note}.{expected}")
+
+    def tfds_split(self, builder, split, options=None):
         """`split` -> a TFDS split string; `all` is the union of the non-empty splits."""
-        sizes = self.split_sizes(builder)
+        sizes = self.split_sizes(builder, options)
         valid = [*SPLITS, ALL]
         if split not in valid:
             close = difflib.get_close_matches(str(split), valid, n=1, cutoff=0.5)
@@ -351,10 +361,9 @@ class Spec:
             raise ValueError(f"Unknown split {split!r} for data set {self.name!r}.{hint} "
                              f"Valid splits: {', '.join(valid)}.")
         present = [s for s in SPLITS if sizes[s] > 0]
+        if not present:
+            raise ValueError(self.no_examples_message(builder))
         if split == ALL:
-            if not present:
-                raise ValueError(f"Data set {self.name!r} has no examples at all"
-                                 + (f" in {builder.source_dir}." if builder.source_dir else "."))
             return "+".join(present)
         if sizes[split] == 0:
             where = f" for {builder.source_dir}" if builder.source_dir else ""
@@ -376,7 +385,7 @@ class Spec:
         return {}
 
     def describe(self, builder, options, config=None):
-        sizes = self.split_sizes(builder)
+        sizes = self.split_sizes(builder, options)
         skipped = list(builder.info.metadata.get("skipped") or [])
         name = self.name if not self.configs() else f"{self.name}/{builder.builder_config.name}"
         described = {
@@ -398,7 +407,7 @@ class Spec:
 
     def load(self, split="train", data_dir=None, skip_bad=False, config=None, options=None):
         builder, options = self.prepare(data_dir, skip_bad, config, options)
-        tfds_split = self.tfds_split(builder, split)
+        tfds_split = self.tfds_split(builder, split, options)
         dataset = self.read(builder, tfds_split, options)
         return dataset, self.describe(builder, options)
 

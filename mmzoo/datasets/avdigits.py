@@ -173,6 +173,9 @@ class AvdigitsSpec(common.Spec):
     prep_options = {"seed": 0}
     load_options = {"image_size": None, "sample_rate": SOURCE_RATE, "clip_seconds": 1.0}
     split_rule = SPLIT_RULE
+    layout = (f"mnist/{{{mnist.IMAGES_FILE}, {mnist.LABELS_FILE}}} and "
+              "fsdd/recordings/<digit>_<speaker>_<take>.wav with recordings of the images' "
+              "digits")
     modalities = ("image", "audio")
 
     def options(self, given):

@@ -1,13 +1,16 @@
 """easy-VQA: simple shapes, questions about them, 13 one-word answers.
 
-Layout: `easy_vqa/answers.txt` (one answer per line), `easy_vqa/train/questions.json`
-(a JSON list of `[question, answer, image_id]`) with `easy_vqa/train/images/<id>.png`, and
-optionally `easy_vqa/test/` with the same layout.
+Layout: `easy_vqa/answers.txt` (one answer per line) and one or both of the source's
+split folders `easy_vqa/train/` and `easy_vqa/test/`, each holding `questions.json` (a JSON
+list of `[question, answer, image_id]`) and `images/<id>.png`.
 
-Splits: `test` is the `test/` subfolder (when the folder has none, `split="test"` raises a
-`ValueError` saying so). `validation` is a fixed slice of `train/` by IMAGE id, so all
-questions of one image fall on the same side: md5(str(image_id)) -> int(first 8 hex
-digits) % 100 < 10 (about 10% of the images) go to `validation`, the rest to `train`.
+Splits: `test` is the `test/` subfolder. `validation` is a fixed slice of `train/` by
+IMAGE id, so all questions of one image fall on the same side: md5(str(image_id)) ->
+int(first 8 hex digits) % 100 < 10 (about 10% of the images) go to `validation`, the rest
+to `train`. Each split needs only its own folder: a folder with `answers.txt` and `test/`
+alone loads `test` (evaluation data), one with `train/` alone (the shared copy) loads
+`train` and `validation`; asking for a split whose folder is absent raises a `ValueError`
+naming that folder.
 
 Elements: `({"image": float32 [64, 64, 3] 0..255, "question": tf.string}, answer tf.string)`,
 one per question. The questions of one image are consecutive: shuffle with a buffer of a
@@ -31,6 +34,10 @@ from mmzoo.datasets import _common as common
 from mmzoo.registry import DATASETS
 
 DEFAULT_SIZE = 64
+FOLDERS = ("train", "test")
+FOLDER_OF_SPLIT = {"train": "train", "validation": "train", "test": "test"}
+LAYOUT = ("answers.txt and at least one of train/, test/, each with questions.json "
+          "([question, answer, image_id] rows) and images/<image_id>.png")
 VALIDATION_PERCENT = 10
 SPLIT_RULE = (f"test = the test/ subfolder; train/ is split by image id: "
               f"{common.HASH_RULE.replace('key', 'str(image_id)')} < {VALIDATION_PERCENT} "
@@ -93,6 +100,11 @@ def image_file(folder, image_id):
     return folder / "images" / f"{image_id}.png"
 
 
+def present_folders(source):
+    """The source split folders (`train`, `test`) that `source` holds."""
+    return [part for part in FOLDERS if (source / part).is_dir()]
+
+
 def split_of_image(image_id):
     bucket = common.stable_bucket(str(image_id))
     return "validation" if bucket < VALIDATION_PERCENT else "train"
@@ -102,6 +114,10 @@ class EasyVqaBuilder(common.Builder, skip_registration=True):
     """TFDS builder of a local easy-VQA folder: one TFDS example per image."""
 
     name = "mmzoo_easy_vqa"
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": "train/ is optional (a test/-only folder loads); records the "
+                              "split folders present."}
 
     def _info(self):
         return self.make_info(
@@ -121,10 +137,12 @@ class EasyVqaBuilder(common.Builder, skip_registration=True):
         self.record("answers", answers)
         self.record("questions", {split: 0 for split in common.SPLITS})
         self.record("image_shapes", {})
-        train = read_questions(self.source_dir / "train", answers, self.problems)
+        self.record("folders", present_folders(self.source_dir))
         parts = {"train": [], "validation": [], "test": []}
-        for image_id, rows in train.items():
-            parts[split_of_image(image_id)].append(("train", image_id, rows))
+        if (self.source_dir / "train").is_dir():
+            train = read_questions(self.source_dir / "train", answers, self.problems)
+            for image_id, rows in train.items():
+                parts[split_of_image(image_id)].append(("train", image_id, rows))
         if (self.source_dir / "test").is_dir():
             test = read_questions(self.source_dir / "test", answers, self.problems)
             parts["test"] = [("test", image_id, rows) for image_id, rows in test.items()]
@@ -169,14 +187,20 @@ class EasyVqaSpec(common.Spec):
     folder = "easy_vqa"
     load_options = {"image_size": None}
     split_rule = SPLIT_RULE
+    layout = LAYOUT
     modalities = ("image", "question")
 
     def check_source(self, source):
-        missing = [p for p in ("answers.txt", "train/questions.json", "train/images")
-                   if not (source / p).exists()]
+        folders = present_folders(source)
+        missing = [] if (source / "answers.txt").is_file() else ["answers.txt"]
+        if not folders:
+            missing.append("a train/ or test/ subfolder")
+        for part in folders:
+            missing += [f"{part}/{name}" for name in ("questions.json", "images")
+                        if not (source / part / name).exists()]
         if missing:
-            raise FileNotFoundError(f"easy_vqa: {source} lacks {', '.join(missing)} (expected "
-                                    "answers.txt and train/{questions.json, images/<id>.png}).")
+            raise FileNotFoundError(f"easy_vqa: {source} lacks {', '.join(missing)} "
+                                    f"(expected {LAYOUT}).")
 
     def source_files(self, source):
         files = ["answers.txt"]
@@ -186,14 +210,19 @@ class EasyVqaSpec(common.Spec):
                 files += [f"{part}/images/{n}" for n in image_names(source / part)]
         return files
 
-    def split_sizes(self, builder):
+    def split_sizes(self, builder, options=None):
         counts = builder.info.metadata.get("questions") or {}
         return {split: int(counts.get(split, 0)) for split in common.SPLITS}
 
     def empty_split_reason(self, builder, split):
-        if split == "test" and not (builder.source_dir / "test").is_dir():
-            return ("the folder has no test/ subfolder (the shared copy of easy-VQA holds "
-                    "only the train split; evaluate on 'validation')")
+        folder = FOLDER_OF_SPLIT[split]
+        if folder not in (builder.info.metadata.get("folders") or FOLDERS):
+            hint = {"test": " (the shared copy of easy-VQA holds only the train split; "
+                            "evaluate on 'validation')",
+                    "train": " (the source's train/ folder holds both the train and "
+                             "validation splits)"}[folder]
+            return (f"the folder has no {folder}/ subfolder "
+                    f"({builder.source_dir / folder}){hint}")
         return "no image of the folder falls into it"
 
     def read(self, builder, split, options):
@@ -219,6 +248,7 @@ class EasyVqaSpec(common.Spec):
                   for s in common.SPLITS}
         return {"answers": list(builder.info.metadata.get("answers") or []),
                 "num_images": images,
+                "folders": list(builder.info.metadata.get("folders") or []),
                 "image_shape": list(image_size_of(builder, options)[1])}
 
 

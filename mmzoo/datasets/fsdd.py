@@ -103,6 +103,7 @@ class FsddSpec(common.Spec):
     folder = "fsdd"
     load_options = {"sample_rate": SOURCE_RATE, "clip_seconds": 1.0}
     split_rule = SPLIT_RULE
+    layout = "recordings/<digit>_<speaker>_<take>.wav (16-bit PCM WAV files)"
     modalities = ("audio",)
 
     def check_source(self, source):

@@ -151,6 +151,7 @@ class MnistSpec(common.Spec):
     folder = "mnist"
     load_options = {"image_size": None}
     split_rule = SPLIT_RULE
+    layout = f"{IMAGES_FILE} and {LABELS_FILE} (gzip IDX) holding at least one image"
     modalities = ("image",)
 
     def check_source(self, source):

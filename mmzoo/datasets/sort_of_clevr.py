@@ -250,7 +250,7 @@ class SortOfClevrSpec(common.Spec):
         options["seed"] = int(seed)
         return options
 
-    def split_sizes(self, builder):
+    def split_sizes(self, builder, options=None):
         counts = num_images_of(builder.options.get("num_images", DEFAULT_NUM_IMAGES))
         return {split: 2 * NUM_QUESTIONS * counts[split] for split in common.SPLITS}
 
