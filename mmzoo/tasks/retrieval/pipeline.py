@@ -1,10 +1,12 @@
 """Raw inputs in, embeddings, rankings and zero-shot labels out, for retrievers."""
 
+import warnings
+
 import numpy as np
 
 from mmzoo import checks
-
-from mmzoo.preprocessing import is_batch
+from mmzoo.preprocessing import as_string_batch, is_batch
+from mmzoo.preprocessing.text import UNK_ID
 from mmzoo.tasks.retrieval.index import Index
 
 

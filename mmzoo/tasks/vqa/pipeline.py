@@ -3,7 +3,6 @@
 import numpy as np
 
 from mmzoo import checks
-
 from mmzoo.preprocessing import is_batch
 
 
