@@ -155,20 +155,34 @@ def _without_optimizer(model):
 def save_folder(model, folder, preset=None, metadata=None):
     """Writes `config.json`, `model.weights.h5`, `metadata.json` and then
     `checksums.json` for `model`. Each file is written to a temporary name and renamed,
-    so a kill leaves the previous file or the new one, never a truncated one."""
+    so a kill leaves the previous file or the new one, never a truncated one.
+
+    A model with pretrained initial weights (`model.pretrained_init`: ImageNet, MiniLM,
+    GloVe...) keeps only the variables that differ from that initialisation (the trained
+    ones), and `config.json` records the initialisation: a weights folder of a head
+    trained on a frozen 90 MB encoder holds the head.
+    """
     from mmzoo.registry import TASKS
 
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     task = next(name for name in TASKS if type(model) is TASKS.get(name))
     config = {"task": task, "preset": preset, "config": model.get_config()}
+    init = getattr(model, "pretrained_init", {})
+    if init:
+        config["pretrained_init"] = init
     stale = folder / CHECKSUMS_FILE
     if stale.exists():
         stale.unlink()  # the folder is being rewritten: not finished until the end
     with tempfile.TemporaryDirectory(dir=folder, prefix=".writing-") as scratch:
         scratch = pathlib.Path(scratch)
         _write_json(scratch / CONFIG_FILE, config)
-        _without_optimizer(model).save_weights(scratch / WEIGHTS_FILE)
+        weights_of = _without_optimizer(model)
+        if init:
+            save_trained_variables(weights_of, model.rebuilt_with_pretrained_init(),
+                                   scratch / WEIGHTS_FILE)
+        else:
+            weights_of.save_weights(scratch / WEIGHTS_FILE)
         _write_json(scratch / METADATA_FILE, metadata or {})
         checksums = {name: sha256(scratch / name) for name in FOLDER_FILES}
         for name in FOLDER_FILES:
@@ -176,6 +190,66 @@ def save_folder(model, folder, preset=None, metadata=None):
         _write_json(scratch / CHECKSUMS_FILE, checksums)
         os.replace(scratch / CHECKSUMS_FILE, folder / CHECKSUMS_FILE)
     return folder
+
+
+# ----- weights files that hold only what training changed ---------------------------------
+PARTIAL_ATTRIBUTE = "mmzoo_trained_variables_only"
+
+
+def save_trained_variables(model, reference, path):
+    """Writes the variables of `model` that differ from `reference` (the same
+    architecture at its pretrained initialisation) to `path`, in Keras' weights-file
+    layout, marked as partial."""
+    import h5py
+
+    with tempfile.TemporaryDirectory() as scratch:
+        full, initial = pathlib.Path(scratch) / "full.weights.h5", \
+            pathlib.Path(scratch) / "initial.weights.h5"
+        model.save_weights(full)
+        reference.save_weights(initial)
+        with h5py.File(full, "r") as source, h5py.File(initial, "r") as base, \
+                h5py.File(path, "w") as target:
+            target.attrs[PARTIAL_ATTRIBUTE] = True
+            kept = []
+            source.visititems(lambda name, item: kept.append(name) if isinstance(
+                item, h5py.Dataset) and not _same(item, base.get(name)) else None)
+            for name in kept:
+                source.copy(source[name], target.require_group(
+                    str(pathlib.PurePosixPath(name).parent)), name=pathlib.PurePosixPath(name).name)
+            target.attrs["variables_kept"] = len(kept)
+
+
+def _same(dataset, other):
+    import numpy as np
+
+    return other is not None and dataset.shape == other.shape and np.array_equal(
+        dataset[()], other[()])
+
+
+def load_weights_file(model, path):
+    """`model.load_weights(path)`; a partial file (see `save_trained_variables`) is laid
+    over the model's current (pretrained) values."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        partial = bool(handle.attrs.get(PARTIAL_ATTRIBUTE, False))
+    if not partial:
+        model.load_weights(path)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        full = pathlib.Path(scratch) / "full.weights.h5"
+        model.save_weights(full)
+        with h5py.File(path, "r") as source, h5py.File(full, "a") as target:
+            names = []
+            source.visititems(lambda name, item: names.append(name)
+                              if isinstance(item, h5py.Dataset) else None)
+            for name in names:
+                if name not in target or target[name].shape != source[name].shape:
+                    raise WeightsError(
+                        f"{path} holds {name} {source[name].shape}, which this model "
+                        f"does not have ({target[name].shape if name in target else 'absent'}).")
+                target[name][()] = source[name][()]
+        model.load_weights(full)
 
 
 def _write_json(path, value):

@@ -14,6 +14,7 @@ from mmzoo.registry import PRESETS, TASKS
 from mmzoo.weights import (
     WEIGHTS_FILE,
     WeightsError,
+    load_weights_file,
     read_folder_config,
     read_manifest,
     read_metadata,
@@ -69,9 +70,12 @@ def _load_trained(name, spec, task_class, weights, overrides):
         raise WeightsError(
             f"Weights in {folder} were trained as preset {saved['preset']!r}, not "
             f"{name!r}: load them with mmzoo.load({saved['preset']!r}, weights=...).")
-    trained = task_class.from_config(saved["config"])
+    config = merge_config(saved["config"], saved.get("pretrained_init", {}))
+    trained = task_class.from_config(config)
     try:
-        trained.load_weights(pathlib.Path(folder) / WEIGHTS_FILE)
+        load_weights_file(trained, pathlib.Path(folder) / WEIGHTS_FILE)
+    except WeightsError:
+        raise
     except Exception as error:  # h5py raises OSError/ValueError/KeyError variants
         raise WeightsError(
             f"Could not read {pathlib.Path(folder) / WEIGHTS_FILE}: {error}"

@@ -14,6 +14,16 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _pretrained_home(tmp_path_factory):
+    """One pretrained-weights cache per test session, filled by converting the installed
+    source packages (as on a fresh machine); modules that test the conversion itself set
+    their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMZOO_HOME", str(tmp_path_factory.mktemp("mmzoo_home")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)

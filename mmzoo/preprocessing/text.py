@@ -56,8 +56,16 @@ def text_vectorizer(vocab_size, sequence_length, vocabulary=None, name="text_vec
     )
 
 
+def has_fixed_vocabulary(tokenizer):
+    """True for tokenizers whose vocabulary comes with a pretrained backbone (WordPiece);
+    they need no `adapt` and their vocabulary is not a model argument."""
+    return bool(getattr(tokenizer, "fixed_vocabulary", False))
+
+
 def vocabulary_of(vectorizer):
     """The learned words (no padding or OOV token), or `[]` before `adapt`."""
+    if has_fixed_vocabulary(vectorizer):
+        return list(vectorizer.vocabulary)
     try:
         words = vectorizer.get_vocabulary(include_special_tokens=False)
     except Exception:  # an unadapted lookup table raises on read
@@ -67,7 +75,7 @@ def vocabulary_of(vectorizer):
 
 def check_vocabulary(vectorizer, owner="this model"):
     """Raises a ValueError explaining how to get a vocabulary when there is none."""
-    if not vocabulary_of(vectorizer):
+    if not has_fixed_vocabulary(vectorizer) and not vocabulary_of(vectorizer):
         raise ValueError(
             f"The text vocabulary of {owner} is empty. Load trained weights "
             "(mmzoo.load(name, weights=...)) or build one from your texts with "

@@ -49,6 +49,8 @@ class WordPieceTokenizer(keras.layers.Layer):
     `sequence_length - 2` word pieces are cut, keeping the final `[SEP]`.
     """
 
+    fixed_vocabulary = True  # comes with the pretrained backbone: no adapt()
+
     def __init__(self, vocabulary, sequence_length=128, lowercase=True,
                  strip_accents=None, special_tokens_in_strings=True, **kwargs):
         kwargs["dtype"] = "int32"

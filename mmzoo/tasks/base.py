@@ -7,6 +7,7 @@ that name the input, dict inputs with optional modalities, and text vocabularies
 """
 
 import contextlib
+import copy
 import difflib
 import functools
 import inspect
@@ -15,7 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmzoo.preprocessing.text import check_vocabulary, vocabulary_of
+from mmzoo.backbones import tokenizer_for_backbone
+from mmzoo.preprocessing.text import (
+    check_vocabulary,
+    has_fixed_vocabulary,
+    text_vectorizer,
+    vocabulary_of,
+)
 from mmzoo.tasks.inputs import check_arrays, graph_checks, is_symbolic
 
 def dense_head(x, head_units, dropout, num_outputs):
@@ -58,8 +65,69 @@ class Task(keras.Model):
             config["dtype"] = self._explicit_dtype
         config.update(self._task_config)
         for input_name, vectorizer in self.text_vectorizers.items():
-            config[self.vocabulary_argument(input_name)] = vocabulary_of(vectorizer) or None
+            if not has_fixed_vocabulary(vectorizer):
+                config[self.vocabulary_argument(input_name)] = vocabulary_of(vectorizer) or None
         return config
+
+    # ----- pretrained initial weights ---------------------------------------------------
+    @property
+    def pretrained_init(self):
+        """The constructor overrides that give this model its pretrained initial weights
+        (ImageNet, MiniLM, Whisper, GloVe...). `get_config` leaves them out (a saved
+        model's weights come from its file, never a new download); `mmzoo.weights`
+        records them beside a weights folder that holds only the trained variables."""
+        return copy.deepcopy(getattr(self, "_pretrained_init", {}))
+
+    def rebuilt_with_pretrained_init(self):
+        """A new model of this config at its pretrained initialisation (untrained)."""
+        config = self.get_config()
+        for key, value in self.pretrained_init.items():
+            config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+        return type(self).from_config(config)
+
+    def _record_pretrained_init(self, **named):
+        """Keeps the initialisers among constructor arguments `named` (`image_weights=`,
+        or `*_options=` dicts whose "weights" / "embeddings" entries are set)."""
+        init = {}
+        for key, value in named.items():
+            if isinstance(value, dict):
+                chosen = {k: v for k, v in value.items()
+                          if k in INITIALIZER_OPTIONS and v is not None}
+                if chosen:
+                    init[key] = chosen
+            elif value is not None:
+                init[key] = value
+        self._pretrained_init = init
+
+    @property
+    def text_backbones(self):
+        """dict text input name -> its backbone layer (for pretrained embeddings)."""
+        return {}
+
+    def _initialize_embeddings(self):
+        """Writes pretrained word vectors (`embeddings=` of a word-level text backbone)
+        for the current vocabulary; returns {input name: coverage}."""
+        from mmzoo.pretrained.glove import initialize_embedding
+
+        coverage = {}
+        for name, sources in self._embedding_sources().items():
+            vectorizer = self.text_vectorizers.get(name)
+            words = vocabulary_of(vectorizer) if vectorizer is not None else []
+            if words:
+                coverage[name] = initialize_embedding(self.text_backbones[name], words,
+                                                      sources)
+        self.embedding_coverage = coverage
+        return coverage
+
+    def _embedding_sources(self):
+        options = self.pretrained_init
+        return {name: options[self.options_argument(name)]["embeddings"]
+                for name in self.text_backbones
+                if "embeddings" in options.get(self.options_argument(name), {})}
+
+    def options_argument(self, input_name):
+        """The constructor argument holding the options of `input_name`'s backbone."""
+        return "text_options"
 
     def compile_from_config(self, config):
         # Keras skips restoring the compile state of models with a custom compile();
@@ -79,7 +147,10 @@ class Task(keras.Model):
         return "vocabulary"
 
     def adapt_text(self, texts, input_name=None, batch_size=256):
-        """Builds the text vocabulary from `texts` (a list of strings or a string dataset)."""
+        """Builds the text vocabulary from `texts` (a list of strings or a string dataset),
+        and writes pretrained word vectors for it when the backbone takes them. Inputs
+        whose tokenizer has a fixed vocabulary (MiniLM's WordPiece) are left as they are.
+        """
         vectorizers = self.text_vectorizers
         if not vectorizers:
             raise ValueError(f"{type(self).__name__} has no text input to adapt.")
@@ -88,7 +159,10 @@ class Task(keras.Model):
             raise ValueError(
                 f"Unknown text input {input_name!r}; expected one of {list(vectorizers)}."
             )
+        if has_fixed_vocabulary(vectorizers[input_name]):
+            return self
         vectorizers[input_name].adapt(texts, batch_size=batch_size)
+        self._initialize_embeddings()
         return self
 
     # ----- export --------------------------------------------------------------------
@@ -267,6 +341,27 @@ class Task(keras.Model):
 
 
 DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+
+# Backbone options that only choose initial weights: configs keep them as None.
+INITIALIZER_OPTIONS = ("weights", "embeddings")
+
+
+def config_options(options):
+    """Backbone options as a config keeps them: initialisers set to None (a rebuilt model
+    takes its weights from its file, not from a pretrained source)."""
+    return {key: (None if key in INITIALIZER_OPTIONS else value)
+            for key, value in dict(options or {}).items()}
+
+
+def text_tokenizer(backbone, options, vocab_size, sequence_length, vocabulary=None,
+                   name="text_vectorizer"):
+    """What turns raw strings into `backbone`'s token ids: the pretrained backbone's own
+    WordPiece tokenizer (MiniLM, KerasHub presets: a fixed vocabulary), else a
+    `TextVectorizer` over `vocabulary` (adapted from the training texts when None)."""
+    tokenizer = tokenizer_for_backbone(backbone, options, sequence_length)
+    if tokenizer is not None:
+        return tokenizer
+    return text_vectorizer(vocab_size, sequence_length, vocabulary, name=name)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ from mmzoo.layers import PositionEmbedding, TrainingOnly, TransformerBlock
 from mmzoo.preprocessing import check_vocabulary, text_vectorizer
 from mmzoo.preprocessing.text import RESERVED_TOKENS
 from mmzoo.registry import TASKS
-from mmzoo.tasks.base import Task, constructor_defaults
+from mmzoo.tasks.base import Task, config_options, constructor_defaults
 from mmzoo.tasks.captioning import decoding
 from mmzoo.tasks.captioning import metrics as caption_metrics
 from mmzoo.tasks.captioning.decoders import (
@@ -183,10 +183,11 @@ class Captioner(CaptionGeneration, Task):
         self.length_penalty = float(length_penalty)
         self.text_vectorizer = text_vectorizer(
             vocab_size, sequence_length - 1, vocabulary, name="caption_vectorizer")
+        self._record_pretrained_init(image_weights=image_weights, image_options=image_options)
         self._set_config({
             "decoder": decoder,
             "image_backbone": image_backbone,
-            "image_options": dict(image_options or {}),
+            "image_options": config_options(image_options),
             "image_size": image_size,
             # Trained weights come from the saved file, never a fresh download.
             "image_weights": None,

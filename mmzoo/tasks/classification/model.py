@@ -31,10 +31,15 @@ from mmzoo.preprocessing import (
     load_audios,
     load_images,
     pcm_to_float,
-    text_vectorizer,
 )
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import Task, constructor_defaults, dense_head
+from mmzoo.tasks.base import (
+    Task,
+    config_options,
+    constructor_defaults,
+    dense_head,
+    text_tokenizer,
+)
 from mmzoo.tasks.classification.metrics import accuracy, cross_entropy, macro_f1
 
 _INPUT_SPECS = {
@@ -186,9 +191,12 @@ class Classifier(Task):
             encoders["image"].get_layer("resize").height if "image" in modalities else None
         )
         self.text_vectorizer = (
-            text_vectorizer(vocab_size, sequence_length, vocabulary)
+            text_tokenizer(text_backbone, options["text"], vocab_size, sequence_length,
+                           vocabulary)
             if "text" in modalities else None
         )
+        self._record_pretrained_init(image_weights=image_weights, text_options=text_options,
+                                     image_options=image_options, audio_options=audio_options)
         self._set_config({
             "modalities": modalities,
             "num_classes": num_classes,
@@ -199,9 +207,9 @@ class Classifier(Task):
             "text_backbone": text_backbone,
             "image_backbone": image_backbone,
             "audio_backbone": audio_backbone,
-            "text_options": dict(text_options or {}),
-            "image_options": dict(image_options or {}),
-            "audio_options": dict(audio_options or {}),
+            "text_options": config_options(text_options),
+            "image_options": config_options(image_options),
+            "audio_options": config_options(audio_options),
             "image_size": image_size,
             # Trained weights come from the saved file, never a fresh download.
             "image_weights": None,
@@ -215,6 +223,8 @@ class Classifier(Task):
             "aux_loss_weight": aux_loss_weight,
             "activation": activation,
         })
+        if vocabulary:
+            self._initialize_embeddings()
 
     @classmethod
     def summarize_config(cls, config):
@@ -257,6 +267,10 @@ class Classifier(Task):
     @property
     def text_vectorizers(self):
         return {"text": self.text_vectorizer} if self.text_vectorizer is not None else {}
+
+    @property
+    def text_backbones(self):
+        return {"text": self.get_layer("text_backbone")} if "text" in self.modalities else {}
 
     # ----- training ----------------------------------------------------------------
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):

@@ -31,10 +31,9 @@ from mmzoo.preprocessing import (
     check_vocabulary,
     decode_images,
     load_images,
-    text_vectorizer,
 )
 from mmzoo.registry import TASKS
-from mmzoo.tasks.base import Task, constructor_defaults
+from mmzoo.tasks.base import Task, config_options, constructor_defaults, text_tokenizer
 from mmzoo.tasks.retrieval import losses as contrastive
 from mmzoo.tasks.retrieval.metrics import retrieval_metrics
 from mmzoo.tasks.retrieval.pairs import one_batch_per_caption, pick_caption
@@ -131,12 +130,15 @@ class Retriever(Task):
         self.embed_dim = embed_dim
         self.image_size = int(image_encoder.get_layer("image_backbone")
                               .get_layer("resize").height)
-        self.text_vectorizer = text_vectorizer(vocab_size, sequence_length, vocabulary)
+        self.text_vectorizer = text_tokenizer(text_backbone, options["text"], vocab_size,
+                                              sequence_length, vocabulary)
+        self._record_pretrained_init(image_weights=image_weights, text_options=text_options,
+                                     image_options=image_options)
         self._set_config({
             "image_backbone": image_backbone,
             "text_backbone": text_backbone,
-            "image_options": dict(image_options or {}),
-            "text_options": dict(text_options or {}),
+            "image_options": config_options(image_options),
+            "text_options": config_options(text_options),
             "image_size": image_size,
             # Trained weights come from the saved file, never a fresh download.
             "image_weights": None,
@@ -153,6 +155,8 @@ class Retriever(Task):
             "vocab_size": vocab_size,
             "sequence_length": sequence_length,
         })
+        if vocabulary:
+            self._initialize_embeddings()
 
     @classmethod
     def summarize_config(cls, config):
@@ -184,6 +188,10 @@ class Retriever(Task):
     @property
     def text_vectorizers(self):
         return {"text": self.text_vectorizer}
+
+    @property
+    def text_backbones(self):
+        return {"text": self.text_encoder.get_layer("text_backbone")}
 
     def encode_image(self, images, training=False):
         """Unit-norm image embeddings `[B, embed_dim]` of pixels `[B, H, W, 3]` 0..255."""

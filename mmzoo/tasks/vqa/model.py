@@ -42,10 +42,15 @@ from mmzoo.preprocessing import (
     check_vocabulary,
     decode_images,
     load_images,
-    text_vectorizer,
 )
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import Task, constructor_defaults, dense_head
+from mmzoo.tasks.base import (
+    Task,
+    config_options,
+    constructor_defaults,
+    dense_head,
+    text_tokenizer,
+)
 from mmzoo.tasks.classification.metrics import cross_entropy
 from mmzoo.tasks.vqa.losses import AnswerCrossEntropy
 from mmzoo.tasks.vqa.metrics import vqa_metrics
@@ -153,8 +158,11 @@ class VQA(Task):
         self.modalities = modalities
         self.image_size = (image_encoder.get_layer("resize").height
                            if image_encoder is not None else None)
-        self.question_vectorizer = text_vectorizer(vocab_size, sequence_length, vocabulary,
-                                                   name="question_vectorizer")
+        self.question_vectorizer = text_tokenizer(text_backbone, text_opts, vocab_size,
+                                                  sequence_length, vocabulary,
+                                                  name="question_vectorizer")
+        self._record_pretrained_init(image_weights=image_weights, text_options=text_options,
+                                     image_options=image_options)
         self.answer_lookup = keras.layers.StringLookup(
             vocabulary=answers, num_oov_indices=1, oov_token=_OOV_ANSWER, mask_token=None,
             name="answer_lookup")
@@ -166,8 +174,8 @@ class VQA(Task):
                                if k != "num_classes"},
             "image_backbone": image_backbone,
             "text_backbone": text_backbone,
-            "image_options": dict(image_options or {}),
-            "text_options": dict(text_options or {}),
+            "image_options": config_options(image_options),
+            "text_options": config_options(text_options),
             "image_size": image_size,
             # Trained weights come from the saved file, never a fresh download.
             "image_weights": None,
@@ -178,6 +186,8 @@ class VQA(Task):
             "dropout": dropout,
             "activation": activation,
         })
+        if vocabulary:
+            self._initialize_embeddings()
 
     @classmethod
     def summarize_config(cls, config):
@@ -209,6 +219,10 @@ class VQA(Task):
     @property
     def text_vectorizers(self):
         return {"question": self.question_vectorizer}
+
+    @property
+    def text_backbones(self):
+        return {"question": self.get_layer("question_backbone")}
 
     def answer_ids(self, answers):
         """Graph-side: answer strings -> ids (-1 for answers not in the vocabulary)."""

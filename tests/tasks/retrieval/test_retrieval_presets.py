@@ -200,9 +200,13 @@ def test_search_finds_the_trained_pairs_both_ways(retrieve, pictures):
     assert best[0]["item"] == CAPTIONS[2] and len(best) == 4
     index = retrieve.index(texts=CAPTIONS, verbose=0)
     assert index.metadata["embed_dim"] == 128
-    assert retrieve.search(image=pictures[:2], index=index, k=1) == [
-        [best] for best in (retrieve.search(image=p, index=index, k=1)[0]
-                            for p in pictures[:2])]
+    batched = retrieve.search(image=pictures[:2], index=index, k=1)
+    alone = [retrieve.search(image=p, index=index, k=1) for p in pictures[:2]]
+    # Ids exactly; scores to a tolerance (oneDNN picks kernels by batch size).
+    assert [[r["index"] for r in row] for row in batched] == [
+        [r["index"] for r in row] for row in alone]
+    np.testing.assert_allclose([row[0]["score"] for row in batched],
+                               [row[0]["score"] for row in alone], rtol=1e-5, atol=1e-6)
 
 
 def test_zero_shot_classification(trained, pictures):
@@ -218,7 +222,10 @@ def test_zero_shot_classification(trained, pictures):
             assert all(0.0 < s < 1.0 for s in scores)
         batch = classify(pictures[:2], candidate_labels=["dog", "snow"])
         assert len(batch) == 2 and {r["label"] for r in batch[0]} == {"dog", "snow"}
-        assert classify(pictures[3], CAPTIONS, "{}", top_k=2) == results[:2]
+        top = classify(pictures[3], CAPTIONS, "{}", top_k=2)
+        assert [r["label"] for r in top] == [r["label"] for r in results[:2]]
+        np.testing.assert_allclose([r["score"] for r in top],
+                                   [r["score"] for r in results[:2]], rtol=1e-5)
 
 
 def test_pipeline_rejects_bad_requests(retrieve, pictures):
