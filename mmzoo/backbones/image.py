@@ -67,8 +67,14 @@ def vit(
     return encoder_model(images, pooled, sequence, name=name)
 
 
-def _application(constructor, pixel_mode, image_size, weights, name):
-    if weights not in (None, "imagenet") and not os.path.exists(weights):
+def _application(constructor, pixel_mode, image_size, weights, name, source):
+    """A keras.applications network without its top; "imagenet" weights come through
+    `mmzoo.pretrained.fetch(source)` (downloaded once into the mmzoo cache)."""
+    if weights == "imagenet":
+        from mmzoo.pretrained import fetch, source as source_spec
+
+        weights = str(fetch(source) / source_spec(source)["file_name"])
+    elif weights is not None and not os.path.exists(weights):
         raise FileNotFoundError(
             f"{name}: weights must be None, 'imagenet' or an existing .h5 file; "
             f"received {weights!r}, which does not exist."
@@ -83,23 +89,23 @@ def _application(constructor, pixel_mode, image_size, weights, name):
 @BACKBONES.register("resnet50", modality="image")
 def resnet50(image_size=224, weights=None, name="resnet50"):
     """`keras.applications.ResNet50` without its top; `weights` None, 'imagenet' or a path."""
-    return _application(keras.applications.ResNet50, "caffe", image_size, weights, name)
+    return _application(keras.applications.ResNet50, "caffe", image_size, weights, name,
+                        "resnet50_imagenet")
 
 
 @BACKBONES.register("mobilenet_v2", modality="image")
 def mobilenet_v2(image_size=224, weights=None, name="mobilenet_v2"):
     """`keras.applications.MobileNetV2` without its top; `weights` None, 'imagenet' or a path."""
-    return _application(
-        keras.applications.MobileNetV2, "symmetric", image_size, weights, name
-    )
+    rows = min((96, 128, 160, 192, 224), key=lambda r: abs(r - image_size))
+    return _application(keras.applications.MobileNetV2, "symmetric", image_size, weights,
+                        name, f"mobilenet_v2_imagenet_{rows}")
 
 
 @BACKBONES.register("efficientnet_b0", modality="image")
 def efficientnet_b0(image_size=224, weights=None, name="efficientnet_b0"):
     """`keras.applications.EfficientNetB0` (it normalises 0..255 pixels itself)."""
-    return _application(
-        keras.applications.EfficientNetB0, "raw", image_size, weights, name
-    )
+    return _application(keras.applications.EfficientNetB0, "raw", image_size, weights,
+                        name, "efficientnet_b0_imagenet")
 
 
 def _no_pretrained_weights(backbone, weights):

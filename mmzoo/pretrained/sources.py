@@ -78,3 +78,31 @@ SOURCES = {
         "upstream": "https://github.com/openai/whisper",
     },
 }
+
+
+# keras.applications' ImageNet files, fetched through the same cache (online only; each
+# file's md5 is keras' own). MobileNetV2 has one file per input size.
+_KERAS = "https://storage.googleapis.com/"
+_APPLICATIONS = {
+    "resnet50_imagenet": (
+        f"{_KERAS}tensorflow/keras-applications/resnet/"
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "4d473c1dd8becc155b73f8504c6f6626", "ResNet50"),
+    "efficientnet_b0_imagenet": (
+        f"{_KERAS}keras-applications/efficientnetb0_notop.h5",
+        "50bc09e76180e00e4465e1a485ddc09d", "EfficientNetB0"),
+    **{f"mobilenet_v2_imagenet_{rows}": (
+        f"{_KERAS}tensorflow/keras-applications/mobilenet_v2/"
+        f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5",
+        None, f"MobileNetV2 at {rows}x{rows}") for rows in (96, 128, 160, 192, 224)},
+}
+for _name, (_url, _md5, _what) in _APPLICATIONS.items():
+    SOURCES[_name] = {
+        "modality": "image",
+        "description": f"keras.applications {_what}, ImageNet-1k, without its top.",
+        "url": _url,
+        "file_name": _url.rsplit("/", 1)[1],
+        "file_hash": _md5,
+        "licence": "Apache-2.0 (Keras applications weights)",
+        "upstream": _url,
+    }

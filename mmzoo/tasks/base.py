@@ -23,6 +23,7 @@ from mmzoo.preprocessing.text import (
     text_vectorizer,
     vocabulary_of,
 )
+from mmzoo.tasks.feature_cache import fit_with_cached_features
 from mmzoo.tasks.inputs import check_arrays, graph_checks, is_symbolic
 
 def dense_head(x, head_units, dropout, num_outputs):
@@ -318,8 +319,27 @@ class Task(keras.Model):
         """A dict of metrics on a batched dataset."""
         raise NotImplementedError(type(self).__name__)
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        """`keras.Model.fit`; batched datasets may hold raw strings and extra keys."""
+    def feature_split(self):
+        """`(extractor, head)` to train with cached features of frozen encoders (see
+        `mmzoo.tasks.feature_cache`), or `(None, reason)` when this model cannot."""
+        return None, f"{type(self).__name__} does not cache features"
+
+    def fit(self, x=None, y=None, *args, validation_data=None, cache_features="auto",
+            **kwargs):
+        """`keras.Model.fit`; batched datasets may hold raw strings and extra keys.
+
+        cache_features: with every encoder frozen (`mmzoo.freeze_backbones`) and a
+            `tf.data.Dataset`, "auto" (default) computes the encoders' outputs once and
+            trains the rest on them (`mmzoo.tasks.feature_cache`: same result, the
+            head's speed); False never does; True raises when it cannot.
+        """
+        if cache_features and isinstance(x, tf.data.Dataset) and y is None and not args:
+            extractor, reason = self.feature_split()
+            if extractor is not None:
+                return fit_with_cached_features(self, x, validation_data,
+                                                split=(extractor, reason), **kwargs)
+            if cache_features is True:
+                raise ValueError(f"cache_features=True, but {reason}.")
         if isinstance(x, tf.data.Dataset):
             x = self.prepare_dataset(x)
         if isinstance(validation_data, tf.data.Dataset):

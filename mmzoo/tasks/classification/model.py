@@ -41,6 +41,7 @@ from mmzoo.tasks.base import (
     text_tokenizer,
 )
 from mmzoo.tasks.classification.metrics import accuracy, cross_entropy, macro_f1
+from mmzoo.tasks.feature_cache import frozen_feature_split
 
 _INPUT_SPECS = {
     "text": ((None,), "int32"),
@@ -306,6 +307,13 @@ class Classifier(Task):
         if isinstance(y_pred, dict):
             y_pred = y_pred["predictions"]
         return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def feature_split(self):
+        """Cut after the frozen backbones and the presence mask (see `Task.feature_split`)."""
+        return frozen_feature_split(
+            self, [self.get_layer(f"{m}_backbone") for m in self.modalities],
+            cut_after=[self.get_layer("modality_inputs")],
+            random_reason=self._task_config["modality_dropout"] and "modality dropout is on")
 
     # ----- data sets -----------------------------------------------------------------
     @classmethod

@@ -1,0 +1,134 @@
+"""Training at the head's speed: frozen encoders run once per example, not once per epoch.
+
+When every backbone of a task model is frozen (`mmzoo.freeze_backbones`) and nothing
+random happens before the fusion (no modality dropout, no augmentation in the
+backbones), the model splits into an *extractor* (inputs -> the backbones' outputs and the
+modality presence) and a *head* (those tensors -> the model's outputs) that shares the
+task's own layers. `fit_with_cached_features` runs the extractor over the training data
+once, keeps its outputs in a `tf.data` cache (memory, or a file with `cache_dir`), and
+trains the head on them: the task's weights are the head's, so the model is trained.
+
+>>> mmzoo.freeze_backbones(model)
+>>> model.fit(train.batch(32), epochs=10)   # Task.fit caches when it can
+>>> model.feature_split()                   # (extractor, head), or (None, reason)
+"""
+
+import keras
+import tensorflow as tf
+
+
+class _HeadTrainer(keras.Model):
+    """Trains `head` (a functional cut of `task`) with the task's loss; metrics are the
+    task's compiled ones, on its main output."""
+
+    def __init__(self, task, head, **kwargs):
+        super().__init__(**kwargs)
+        self.task = task
+        self.head = head
+
+    def call(self, features, training=None):
+        return self.head(features, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self.task.compute_loss(x, y, y_pred, sample_weight, training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if isinstance(y_pred, dict) and "predictions" in y_pred:
+            y_pred = y_pred["predictions"]  # fusions with auxiliary outputs
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+
+def frozen_feature_split(model, backbones, cut_after=(), random_reason=None):
+    """`(extractor, head)` cut after `backbones` and `cut_after` (layers of the model's
+    top-level graph), or `(None, reason)` when caching would change training: a backbone
+    is trainable or augments its inputs, or `random_reason` (e.g. modality dropout)."""
+    trainable = [b.name for b in backbones if b.trainable]
+    if trainable:
+        return None, f"backbone {trainable[0]} is trainable (see mmzoo.freeze_backbones)"
+    for backbone in backbones:
+        if any(type(sub).__name__ == "TrainingOnly"
+               for sub in backbone._flatten_layers(include_self=False)):
+            return None, f"{backbone.name} augments its inputs in training"
+    if random_reason:
+        return None, random_reason
+    return graph_cut(model, list(backbones) + list(cut_after))
+
+
+def graph_cut(model, before_layers):
+    """Splits a functional `model` after `before_layers` (layers of its top-level graph):
+    the extractor computes their outputs that later layers use; the head takes those
+    tensors and gives the model's outputs, with the model's own layers."""
+    skipped = {id(layer) for layer in before_layers}
+    produced = []
+    for layer in before_layers:
+        for node in layer._inbound_nodes:
+            produced.extend(node.output_tensors)
+    produced_ids = {id(tensor): tensor for tensor in produced}
+    used = {}
+    for layer in model.layers:
+        if id(layer) in skipped:
+            continue
+        for node in layer._inbound_nodes:
+            for tensor in node.input_tensors:
+                if id(tensor) in produced_ids:
+                    used[id(tensor)] = tensor
+    tensors = [produced_ids[key] for key in produced_ids if key in used]
+    extractor = keras.Model(model.inputs, tensors, name=f"{model.name}_extractor")
+    head = keras.Model(tensors, model.outputs, name=f"{model.name}_head")
+    return extractor, head
+
+
+def cached_dataset(extractor, dataset, cache_dir=None, verbose=1, what="features"):
+    """A prepared, batched `(inputs, labels)` dataset -> unbatched `(features, labels)`
+    computed by `extractor` (inference), cached in memory (or under `cache_dir`) by one
+    pass with a progress bar, with its cardinality set."""
+    extract = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
+    features = dataset.map(lambda x, y: (tuple(extract(x)), y)).unbatch()
+    features = features.cache(str(cache_dir) if cache_dir else "")
+    total = int(dataset.cardinality())
+    progress = keras.utils.Progbar(total if total > 0 else None, verbose=verbose,
+                                   unit_name=f"batch of {what}")
+    count = 0
+    for step, batch in enumerate(features.batch(_batch_size(dataset))):
+        count += int(tf.shape(batch[1])[0])
+        progress.update(step + 1)
+    return features.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def fit_with_cached_features(model, x, validation_data=None, epochs=1, batch_size=None,
+                             shuffle_buffer=8192, seed=None, cache_dir=None, callbacks=None,
+                             verbose="auto", split=None, **fit_kwargs):
+    """Trains `model`'s head on cached features of its frozen encoders.
+
+    x / validation_data: batched `tf.data.Dataset`s as `model.fit` takes them (raw strings
+    allowed). batch_size: of the head's training (default: x's batch size). Returns the
+    Keras `History`. Callbacks see the head trainer, whose weights are the model's
+    trainable ones.
+    """
+    extractor, head = split or model.feature_split()
+    if extractor is None:
+        raise ValueError(f"Cannot cache the features of {model.name}: {head}.")
+    batch_size = batch_size or _batch_size(x)
+    progress = 0 if verbose == 0 else 1
+    train = cached_dataset(extractor, model.prepare_dataset(x),
+                           cache_dir and f"{cache_dir}/train", progress, "training features")
+    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    train = train.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    validation = None
+    if validation_data is not None:
+        validation = cached_dataset(extractor, model.prepare_dataset(validation_data),
+                                    cache_dir and f"{cache_dir}/validation", progress,
+                                    "validation features")
+        validation = validation.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    trainer = _HeadTrainer(model, head, name=f"{model.name}_head_trainer")
+    compiled = model.get_compile_config() or {}
+    metrics = keras.saving.deserialize_keras_object(compiled.get("metrics"))
+    trainer.compile(optimizer=model.optimizer, metrics=metrics, jit_compile=False)
+    return trainer.fit(train, validation_data=validation, epochs=epochs,
+                       callbacks=callbacks, verbose=verbose, **fit_kwargs)
+
+
+def _batch_size(dataset):
+    spec = tf.nest.flatten(dataset.element_spec)[0]
+    size = spec.shape[0] if spec.shape.rank else None
+    return int(size) if size else 32
