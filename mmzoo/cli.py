@@ -126,7 +126,8 @@ def cmd_train(args):
         learning_rate=args.learning_rate, patience=args.patience, overrides=overrides,
         data_options=_key_values(args.data_option, "--data-option"),
         max_examples=args.max_examples, lr_schedule=args.lr_schedule,
-        deterministic=args.deterministic,
+        deterministic=args.deterministic, freeze_backbones=args.freeze_backbones,
+        feature_cache_dir=args.feature_cache,
         verbose=1 if sys.stdout.isatty() else 2)
     from mmzoo.weights import read_metadata
 
@@ -246,6 +247,11 @@ def build_parser():
                                "recorded in metadata")
     training.add_argument("--weights", help="start from these weights (fine-tuning)")
     training.add_argument("--modalities", help="comma-separated subset, e.g. image,audio")
+    training.add_argument("--freeze-backbones", action="store_true",
+                          help="train fusion + head only; the frozen encoders' outputs "
+                               "are computed once per example and cached")
+    training.add_argument("--feature-cache", metavar="DIR",
+                          help="keep those cached features in DIR for later runs")
     training.add_argument("--set", action="append", metavar="KEY=VALUE",
                           help="model argument override (JSON value), repeatable")
     training.add_argument("--data-option", action="append", metavar="KEY=VALUE",

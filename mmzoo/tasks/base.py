@@ -325,19 +325,22 @@ class Task(keras.Model):
         return None, f"{type(self).__name__} does not cache features"
 
     def fit(self, x=None, y=None, *args, validation_data=None, cache_features="auto",
-            **kwargs):
+            feature_cache_dir=None, **kwargs):
         """`keras.Model.fit`; batched datasets may hold raw strings and extra keys.
 
         cache_features: with every encoder frozen (`mmzoo.freeze_backbones`) and a
             `tf.data.Dataset`, "auto" (default) computes the encoders' outputs once and
             trains the rest on them (`mmzoo.tasks.feature_cache`: same result, the
             head's speed); False never does; True raises when it cannot.
+        feature_cache_dir: keep those features there for later runs (the caller makes
+            it unique to the data and the frozen encoders).
         """
         if cache_features and isinstance(x, tf.data.Dataset) and y is None and not args:
             extractor, reason = self.feature_split()
             if extractor is not None:
                 return fit_with_cached_features(self, x, validation_data,
-                                                split=(extractor, reason), **kwargs)
+                                                split=(extractor, reason),
+                                                cache_dir=feature_cache_dir, **kwargs)
             if cache_features is True:
                 raise ValueError(f"cache_features=True, but {reason}.")
         if isinstance(x, tf.data.Dataset):

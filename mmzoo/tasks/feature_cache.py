@@ -1,10 +1,10 @@
 """Training at the head's speed: frozen encoders run once per example, not once per epoch.
 
-When every backbone of a task model is frozen (`mmzoo.freeze_backbones`) and nothing
-random happens before the fusion (no modality dropout, no augmentation in the
-backbones), the model splits into an *extractor* (inputs -> the backbones' outputs and the
-modality presence) and a *head* (those tensors -> the model's outputs) that shares the
-task's own layers. `fit_with_cached_features` runs the extractor over the training data
+When backbones of a task model are frozen (`mmzoo.freeze_backbones`) and nothing
+random happens before them (no modality dropout, no augmentation in a frozen backbone),
+the model splits into an *extractor* (inputs -> the frozen backbones' outputs, the
+modality presence and the inputs of the trainable backbones) and a *head* (those tensors
+-> the model's outputs) that shares the task's own layers. `fit_with_cached_features` runs the extractor over the training data
 once, keeps its outputs in a `tf.data` cache (memory, or a file with `cache_dir`), and
 trains the head on them: the task's weights are the head's, so the model is trained.
 
@@ -12,6 +12,12 @@ trains the head on them: the task's weights are the head's, so the model is trai
 >>> model.fit(train.batch(32), epochs=10)   # Task.fit caches when it can
 >>> model.feature_split()                   # (extractor, head), or (None, reason)
 """
+
+import hashlib
+import json
+import os
+import pathlib
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -39,19 +45,21 @@ class _HeadTrainer(keras.Model):
 
 
 def frozen_feature_split(model, backbones, cut_after=(), random_reason=None):
-    """`(extractor, head)` cut after `backbones` and `cut_after` (layers of the model's
-    top-level graph), or `(None, reason)` when caching would change training: a backbone
-    is trainable or augments its inputs, or `random_reason` (e.g. modality dropout)."""
-    trainable = [b.name for b in backbones if b.trainable]
-    if trainable:
-        return None, f"backbone {trainable[0]} is trainable (see mmzoo.freeze_backbones)"
-    for backbone in backbones:
+    """`(extractor, head)` cut after the frozen ones among `backbones` and `cut_after`
+    (layers of the model's top-level graph), or `(None, reason)` when caching would
+    change training: no backbone is frozen, a frozen one augments its inputs, or
+    `random_reason` (e.g. modality dropout). Trainable backbones stay in the head, their
+    (cached) inputs among its inputs."""
+    frozen = [b for b in backbones if not b.trainable]
+    if not frozen:
+        return None, "no backbone is frozen (see mmzoo.freeze_backbones)"
+    for backbone in frozen:
         if any(type(sub).__name__ == "TrainingOnly"
                for sub in backbone._flatten_layers(include_self=False)):
             return None, f"{backbone.name} augments its inputs in training"
     if random_reason:
         return None, random_reason
-    return graph_cut(model, list(backbones) + list(cut_after))
+    return graph_cut(model, frozen + list(cut_after))
 
 
 def graph_cut(model, before_layers):
@@ -80,11 +88,16 @@ def graph_cut(model, before_layers):
 
 def cached_dataset(extractor, dataset, cache_dir=None, verbose=1, what="features"):
     """A prepared, batched `(inputs, labels)` dataset -> unbatched `(features, labels)`
-    computed by `extractor` (inference), cached in memory (or under `cache_dir`) by one
-    pass with a progress bar, with its cardinality set."""
+    computed by `extractor` (inference) in one pass with a progress bar, cached in memory
+    and, with `cache_dir`, saved there (`tf.data.Dataset.save`, renamed into place when
+    complete) for later runs to load instead of computing."""
+    saved = pathlib.Path(cache_dir) / "data" if cache_dir else None
+    if saved is not None and (saved.parent / "count.json").exists():
+        count = json.loads((saved.parent / "count.json").read_text())["examples"]
+        loaded = tf.data.Dataset.load(str(saved))
+        return loaded.apply(tf.data.experimental.assert_cardinality(count))
     extract = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
-    features = dataset.map(lambda x, y: (tuple(extract(x)), y)).unbatch()
-    features = features.cache(str(cache_dir) if cache_dir else "")
+    features = dataset.map(lambda x, y: (tuple(extract(x)), y)).unbatch().cache()
     total = int(dataset.cardinality())
     progress = keras.utils.Progbar(total if total > 0 else None, verbose=verbose,
                                    unit_name=f"batch of {what}")
@@ -92,7 +105,21 @@ def cached_dataset(extractor, dataset, cache_dir=None, verbose=1, what="features
     for step, batch in enumerate(features.batch(_batch_size(dataset))):
         count += int(tf.shape(batch[1])[0])
         progress.update(step + 1)
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=saved.parent) as scratch:
+            features.save(f"{scratch}/data")
+            os.replace(f"{scratch}/data", saved)
+        (saved.parent / "count.json").write_text(json.dumps({"examples": count}))
     return features.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def extractor_digest(extractor):
+    """sha256 of an extractor's architecture and weights: what its features depend on."""
+    digest = hashlib.sha256(extractor.to_json().encode("utf-8"))
+    for weight in extractor.weights:
+        digest.update(keras.ops.convert_to_numpy(weight).tobytes())
+    return digest.hexdigest()
 
 
 def fit_with_cached_features(model, x, validation_data=None, epochs=1, batch_size=None,

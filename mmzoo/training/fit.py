@@ -3,7 +3,7 @@
 >>> from mmzoo.training import train, evaluate
 >>> folder = train("sentiment_late", "avdigits", out="runs/late_avdigits", epochs=10)
 >>> evaluate("sentiment_late", weights=str(folder), data="avdigits", split="test")
-{'accuracy': 0.97, 'macro_f1': 0.97, 'examples': 800, 'loss': 0.09, ...}
+{'accuracy': 0.97, 'f1_macro': 0.97, 'f1_weighted': 0.97, ..., 'examples': 800}
 
 Training shuffles with the seed, shows Keras progress bars, backs up the state every
 epoch (`AtomicBackupAndRestore`: the same command after a kill resumes from the last
@@ -20,6 +20,7 @@ parallel CPU kernels (and GPUs) choose, so two runs drift apart slowly. With
 same seed on the same machine and versions gives the same numbers, at some cost in speed.
 """
 
+import hashlib
 import json
 import pathlib
 import platform
@@ -33,7 +34,9 @@ import tensorflow as tf
 
 from mmzoo import datasets, weights
 from mmzoo.registry import PRESETS, TASKS
+from mmzoo.tasks.feature_cache import extractor_digest
 from mmzoo.training.backup import AtomicBackupAndRestore
+from mmzoo.training.finetune import freeze_backbones as freeze
 from mmzoo.zoo import load, merge_config
 
 BACKUP_DIR = "backup"
@@ -79,12 +82,17 @@ def build_for_dataset(preset, train_set, info, overrides=None, weights_name=None
 def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
           weights_name=None, learning_rate=1e-3, patience=3, overrides=None,
           data_options=None, max_examples=None, verbose="auto", command=None,
-          lr_schedule="constant", deterministic=False):
+          lr_schedule="constant", deterministic=False, freeze_backbones=False,
+          feature_cache_dir=None):
     """Trains `preset` on `data`'s train split (validation split for early stopping).
 
     `lr_schedule`: "constant", or "cosine" (cosine decay from `learning_rate` to 0 over
     `epochs`, which calms the late epochs of small, noisy data sets).
     `deterministic`: TensorFlow op determinism (see the module doc).
+    `freeze_backbones`: train the fusion and head only (pretrained encoders stay as they
+    are); their outputs are then computed once per example and cached in memory, or in
+    `feature_cache_dir` (a folder shared by runs: entries are keyed by the frozen
+    encoders' weights and the data) so that later runs skip the encoders entirely.
     """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, received {lr_schedule!r}.")
@@ -102,8 +110,13 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
                                    max_examples=max_examples)
 
     model = build_for_dataset(preset, train_set, info, overrides, weights_name)
+    if freeze_backbones:
+        freeze(model)
     model.compile(optimizer=keras.optimizers.Adam(
         _schedule(lr_schedule, learning_rate, epochs, train_set)))
+    cache_dir = _feature_cache_dir(feature_cache_dir, model, dict(
+        data=data, data_dir=str(pathlib.Path(data_dir).resolve()) if data_dir else None,
+        options=data_options, max_examples=max_examples))
 
     backup = out / BACKUP_DIR
     resumed_from = _backed_up_epoch(backup)
@@ -123,7 +136,7 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     model.fit(train_set, validation_data=validation_set, epochs=epochs,
-              callbacks=callbacks, verbose=verbose)
+              callbacks=callbacks, verbose=verbose, feature_cache_dir=cache_dir)
     seconds = time.time() - started
 
     results = {}
@@ -150,6 +163,7 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         "lr_schedule": lr_schedule,
         "seed": seed,
         "deterministic": bool(deterministic),
+        "frozen_backbones": bool(freeze_backbones),
         "overrides": overrides,
         "command": command or _current_command(),
         "versions": versions(),
@@ -169,6 +183,19 @@ def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size
     if dataset is None:
         raise ValueError(f"The {split!r} split of {data!r} is empty.")
     return {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
+
+
+def _feature_cache_dir(root, model, data_identity):
+    """`root/<key>` for the cached features of `model`'s frozen encoders on this data, or
+    None (no root, or nothing to cache)."""
+    if root is None:
+        return None
+    extractor, _ = model.feature_split()
+    if extractor is None:
+        return None
+    text = json.dumps({"encoders": extractor_digest(extractor), **data_identity},
+                      sort_keys=True, default=str)
+    return pathlib.Path(root) / hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
 def _schedule(name, learning_rate, epochs, train_set):

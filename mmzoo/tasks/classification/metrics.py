@@ -4,6 +4,8 @@
 0.6666666666666666
 >>> macro_f1([0, 1, 1], [0, 1, 0])
 0.6666666666666666
+>>> weighted_f1([0, 1, 1], [0, 1, 0])   # per-class F1 weighted by class support
+0.6666666666666666
 """
 
 import numpy as np
@@ -22,17 +24,32 @@ def confusion_matrix(y_true, y_pred, num_classes):
     return matrix
 
 
-def macro_f1(y_true, y_pred, num_classes=None):
-    """Unweighted mean of per-class F1 over the classes present in `y_true` or `y_pred`."""
+def f1_per_class(y_true, y_pred, num_classes=None):
+    """`(f1, support)`: per-class F1 (0 where a class is neither true nor predicted) and
+    the number of true examples of each class."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     num_classes = num_classes or int(max(y_true.max(), y_pred.max())) + 1
     matrix = confusion_matrix(y_true, y_pred, num_classes)
     true_positive = np.diag(matrix).astype(float)
     predicted, actual = matrix.sum(0), matrix.sum(1)
-    present = (predicted + actual) > 0
     f1 = np.divide(2 * true_positive, predicted + actual,
                    out=np.zeros(num_classes), where=(predicted + actual) > 0)
+    return f1, actual
+
+
+def macro_f1(y_true, y_pred, num_classes=None):
+    """Unweighted mean of per-class F1 over the classes present in `y_true` or `y_pred`."""
+    f1, support = f1_per_class(y_true, y_pred, num_classes)
+    predicted = np.bincount(np.asarray(y_pred), minlength=len(f1))[: len(f1)]
+    present = (support + predicted) > 0
     return float(f1[present].mean())
+
+
+def weighted_f1(y_true, y_pred, num_classes=None):
+    """Per-class F1 weighted by each class's number of true examples (scikit-learn's
+    `average="weighted"`, the figure MVSA papers report)."""
+    f1, support = f1_per_class(y_true, y_pred, num_classes)
+    return float((f1 * support).sum() / max(support.sum(), 1))
 
 
 def cross_entropy(y_true, probabilities):

@@ -40,7 +40,13 @@ from mmzoo.tasks.base import (
     dense_head,
     text_tokenizer,
 )
-from mmzoo.tasks.classification.metrics import accuracy, cross_entropy, macro_f1
+from mmzoo.tasks.classification.metrics import (
+    accuracy,
+    cross_entropy,
+    f1_per_class,
+    macro_f1,
+    weighted_f1,
+)
 from mmzoo.tasks.feature_cache import frozen_feature_split
 
 _INPUT_SPECS = {
@@ -348,12 +354,16 @@ class Classifier(Task):
         self.adapt_text(texts)
 
     def evaluate_dataset(self, dataset):
-        """accuracy, macro_f1, loss (cross-entropy) and the number of examples."""
+        """accuracy, f1_macro, f1_weighted, f1 of each class (`f1_<label>`), loss
+        (cross-entropy) and the number of examples."""
         scores, labels = self.predict_dataset(dataset)
         predicted = scores.argmax(-1)
+        per_class, _ = f1_per_class(labels, predicted, self.num_classes)
         results = {
             "accuracy": accuracy(labels, predicted),
-            "macro_f1": macro_f1(labels, predicted, self.num_classes),
+            "f1_macro": macro_f1(labels, predicted, self.num_classes),
+            "f1_weighted": weighted_f1(labels, predicted, self.num_classes),
+            **{f"f1_{label}": float(value) for label, value in zip(self.labels, per_class)},
             "examples": int(len(labels)),
         }
         if self._task_config["activation"] == "softmax":
