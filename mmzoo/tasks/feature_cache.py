@@ -18,8 +18,10 @@ import json
 import os
 import pathlib
 import tempfile
+import weakref
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -29,14 +31,16 @@ class _HeadTrainer(keras.Model):
 
     def __init__(self, task, head, **kwargs):
         super().__init__(**kwargs)
-        self.task = task
+        # Not a tracked sublayer: the trainer's weights (backups, early stopping's best
+        # weights) are the head's, not the frozen encoders'.
+        self._task = weakref.ref(task)
         self.head = head
 
     def call(self, features, training=None):
         return self.head(features, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return self.task.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self._task().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if isinstance(y_pred, dict) and "predictions" in y_pred:
@@ -114,11 +118,16 @@ def cached_dataset(extractor, dataset, cache_dir=None, verbose=1, what="features
     return features.apply(tf.data.experimental.assert_cardinality(count))
 
 
-def extractor_digest(extractor):
-    """sha256 of an extractor's architecture and weights: what its features depend on."""
-    digest = hashlib.sha256(extractor.to_json().encode("utf-8"))
-    for weight in extractor.weights:
-        digest.update(keras.ops.convert_to_numpy(weight).tobytes())
+def features_fingerprint(extractor, batch):
+    """sha256 of what an extractor computes on one batch of inputs (and of its output
+    specs): two runs whose frozen encoders and preprocessing agree get the same value,
+    whatever the names Keras gave their layers."""
+    outputs = keras.tree.flatten(extractor(batch, training=False))
+    digest = hashlib.sha256()
+    for output in outputs:
+        array = keras.ops.convert_to_numpy(output)
+        digest.update(f"{array.shape}{array.dtype}".encode("utf-8"))
+        digest.update(np.round(array.astype("float64"), 5).tobytes())
     return digest.hexdigest()
 
 
@@ -151,6 +160,8 @@ def fit_with_cached_features(model, x, validation_data=None, epochs=1, batch_siz
     compiled = model.get_compile_config() or {}
     metrics = keras.saving.deserialize_keras_object(compiled.get("metrics"))
     trainer.compile(optimizer=model.optimizer, metrics=metrics, jit_compile=False)
+    trainer(next(iter(train))[0])  # built before fit, as BackupAndRestore needs
+    fit_kwargs.setdefault("shuffle", False)  # shuffled above, per epoch
     return trainer.fit(train, validation_data=validation, epochs=epochs,
                        callbacks=callbacks, verbose=verbose, **fit_kwargs)
 

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from mmzoo import datasets, weights
 from mmzoo.registry import PRESETS, TASKS
-from mmzoo.tasks.feature_cache import extractor_digest
+from mmzoo.tasks.feature_cache import features_fingerprint
 from mmzoo.training.backup import AtomicBackupAndRestore
 from mmzoo.training.finetune import freeze_backbones as freeze
 from mmzoo.zoo import load, merge_config
@@ -114,9 +114,10 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         freeze(model)
     model.compile(optimizer=keras.optimizers.Adam(
         _schedule(lr_schedule, learning_rate, epochs, train_set)))
-    cache_dir = _feature_cache_dir(feature_cache_dir, model, dict(
-        data=data, data_dir=str(pathlib.Path(data_dir).resolve()) if data_dir else None,
-        options=data_options, max_examples=max_examples))
+    cache_dir = _feature_cache_dir(
+        feature_cache_dir, model, validation_set or train_set,
+        dict(data=data, data_dir=str(pathlib.Path(data_dir).resolve()) if data_dir else None,
+             options=data_options, max_examples=max_examples))
 
     backup = out / BACKUP_DIR
     resumed_from = _backed_up_epoch(backup)
@@ -185,15 +186,17 @@ def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size
     return {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
 
 
-def _feature_cache_dir(root, model, data_identity):
+def _feature_cache_dir(root, model, probe_set, data_identity):
     """`root/<key>` for the cached features of `model`'s frozen encoders on this data, or
-    None (no root, or nothing to cache)."""
+    None (no root, or nothing to cache). The key holds what the encoders compute on the
+    first batch of `probe_set` (an unshuffled split) and the data's identity."""
     if root is None:
         return None
     extractor, _ = model.feature_split()
     if extractor is None:
         return None
-    text = json.dumps({"encoders": extractor_digest(extractor), **data_identity},
+    probe = next(iter(model.prepare_dataset(probe_set.take(1))))[0]
+    text = json.dumps({"encoders": features_fingerprint(extractor, probe), **data_identity},
                       sort_keys=True, default=str)
     return pathlib.Path(root) / hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
