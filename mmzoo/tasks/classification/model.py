@@ -255,14 +255,16 @@ class Classifier(Task):
         analysis window raise."""
         audio = inputs.get("audio") if isinstance(inputs, dict) else None
         if audio is not None and not tf.is_symbolic_tensor(audio):
-            audio = np.asarray(audio)
-            if audio.ndim == 3:
+            shape = tuple(getattr(audio, "shape", np.shape(audio)))
+            if len(shape) == 3:
                 raise ValueError(
                     f"Input 'audio' expected mono waveforms [B, samples], received shape "
-                    f"{list(audio.shape)}: average the channels first (audio.mean(-1)).")
-            if audio.ndim == 2:
-                check_clip_length(audio.shape[1], self.min_audio_samples, "audio")
-            inputs = {**inputs, "audio": pcm_to_float(audio, "audio")}
+                    f"{list(shape)}: average the channels first (audio.mean(-1)).")
+            if len(shape) == 2:
+                check_clip_length(shape[1], self.min_audio_samples, "audio")
+            if np.dtype(getattr(getattr(audio, "dtype", None), "as_numpy_dtype",
+                                getattr(audio, "dtype", np.float32))).kind in "iu":
+                inputs = {**inputs, "audio": pcm_to_float(np.asarray(audio), "audio")}
         return super().standardize_inputs(inputs)
 
     # ----- labels ------------------------------------------------------------------
