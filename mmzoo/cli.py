@@ -183,8 +183,9 @@ def build_parser():
 
     demo = commands.add_parser(
         "demo", help="run shipped weights on the bundled samples, then export and serve")
-    demo.add_argument("--preset", default="sentiment_late")
-    demo.add_argument("--weights", default="avdigits")
+    demo.add_argument("--preset", default="sentiment_early",
+                      help="sentiment_early (MVSA-Single weights) or an AV-digits preset")
+    demo.add_argument("--weights", default="mvsa_single")
     demo.set_defaults(run=cmd_demo)
 
     sources = commands.add_parser(
