@@ -32,7 +32,8 @@ from mmzoo.layers import PositionEmbedding, TrainingOnly, TransformerBlock
 from mmzoo.preprocessing import check_vocabulary, text_vectorizer
 from mmzoo.preprocessing.text import RESERVED_TOKENS
 from mmzoo.registry import TASKS
-from mmzoo.tasks.base import Task, config_options, constructor_defaults
+from mmzoo.tasks.base import Task
+from mmzoo.tasks.building import config_options, constructor_defaults
 from mmzoo.tasks.captioning import decoding
 from mmzoo.tasks.captioning import metrics as caption_metrics
 from mmzoo.tasks.captioning.decoders import (

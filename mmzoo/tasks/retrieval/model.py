@@ -33,7 +33,8 @@ from mmzoo.preprocessing import (
     load_images,
 )
 from mmzoo.registry import TASKS
-from mmzoo.tasks.base import Task, config_options, constructor_defaults, text_tokenizer
+from mmzoo.tasks.base import Task
+from mmzoo.tasks.building import config_options, constructor_defaults, text_tokenizer
 from mmzoo.tasks.retrieval import losses as contrastive
 from mmzoo.tasks.retrieval.metrics import retrieval_metrics
 from mmzoo.tasks.retrieval.pairs import one_batch_per_caption, pick_caption
