@@ -141,7 +141,8 @@ def cmd_evaluate(args):
     results = evaluate(args.name, args.weights, args.data, split=args.split,
                        data_dir=args.data_dir, batch_size=args.batch_size,
                        data_options=_key_values(args.data_option, "--data-option"),
-                       max_examples=args.max_examples)
+                       max_examples=args.max_examples,
+                       modalities=args.modalities.split(",") if args.modalities else None)
     if args.json:
         print(json.dumps(results))
     else:
@@ -271,6 +272,9 @@ def build_parser():
     evaluation.add_argument("--batch-size", type=int, default=64)
     evaluation.add_argument("--data-option", action="append", metavar="KEY=VALUE")
     evaluation.add_argument("--max-examples", type=int)
+    evaluation.add_argument("--modalities",
+                            help="give the model only these inputs (comma-separated); the "
+                                 "others are masked, as when a user leaves them out")
     evaluation.add_argument("--json", action="store_true",
                             help="print exactly one JSON object on stdout")
     evaluation.set_defaults(run=cmd_evaluate)

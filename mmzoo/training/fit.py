@@ -175,15 +175,30 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
 
 
 def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size=64,
-             data_options=None, max_examples=None):
-    """Metrics of `preset` with `weights_name` on one split of `data`."""
+             data_options=None, max_examples=None, modalities=None):
+    """Metrics of `preset` with `weights_name` on one split of `data`.
+
+    `modalities`: give the model only these inputs (the others are masked inside its
+    fusion, as when a user leaves them out), e.g. ("text",) for a text + image model.
+    """
     model = load(preset, weights=weights_name, compile=False)
     options = {**model.dataset_options(), **(data_options or {})}
     dataset, _ = load_split(data, split, data_dir, batch_size, options,
                             max_examples=max_examples)
     if dataset is None:
         raise ValueError(f"The {split!r} split of {data!r} is empty.")
-    return {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
+    if modalities:
+        unknown = [m for m in modalities if m not in model.input_names]
+        if unknown:
+            raise ValueError(f"modalities {unknown} are not inputs of {preset!r}, which "
+                             f"takes {model.input_names}.")
+        dataset = dataset.map(lambda inputs, *rest: (
+            {k: v for k, v in inputs.items() if k in modalities or k not in
+             model.input_names}, *rest))
+    results = {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
+    if modalities:
+        results["modalities"] = list(modalities)
+    return results
 
 
 def _feature_cache_dir(root, model, probe_set, data_identity):
