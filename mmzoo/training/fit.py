@@ -165,6 +165,7 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         "seed": seed,
         "deterministic": bool(deterministic),
         "frozen_backbones": bool(freeze_backbones),
+        "pretrained_sources": pretrained_sources(model),
         "overrides": overrides,
         "command": command or _current_command(),
         "versions": versions(),
@@ -199,6 +200,29 @@ def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size
     if modalities:
         results["modalities"] = list(modalities)
     return results
+
+
+def pretrained_sources(model):
+    """Where the model's pretrained initial weights came from: source name, package and
+    version (or download), licence; {} for a model trained from scratch."""
+    from mmzoo.pretrained import SOURCES
+
+    config = model.get_config()
+    sources = {}
+    for key, value in model.pretrained_init.items():
+        modality = key.split("_")[0]
+        backbone = config.get(f"{modality}_backbone")
+        names = [value.get("embeddings")] if isinstance(value, dict) else []
+        names += [backbone, f"{backbone}_imagenet"]
+        for name in filter(None, names):
+            if name in SOURCES:
+                spec = SOURCES[name]
+                sources[modality] = {
+                    "source": name, "licence": spec["licence"],
+                    "package": (f"{spec['package']}=={spec['version']}" if "package" in spec
+                                else spec.get("url"))}
+                break
+    return sources
 
 
 def _feature_cache_dir(root, model, probe_set, data_identity):
