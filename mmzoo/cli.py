@@ -112,7 +112,14 @@ def _key_values(pairs, flag):
 
 
 def cmd_train(args):
+    import warnings
+
     from mmzoo.training import train
+
+    # Keras 3 warns on every fit(tf.data.Dataset) that its default shuffle=True is
+    # ignored; mmzoo.training shuffles the dataset itself, with the seed.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be "
+                            "ignored since the data `x` was provided as a tf.data.Dataset")
 
     overrides = _key_values(args.set, "--set")
     if args.modalities:

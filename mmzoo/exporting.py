@@ -12,6 +12,8 @@ task-specific endpoints (retrieval's `encode_image` / `encode_text`).
 >>> mmzoo.export(model, "out/late", format="tflite")           # writes out/late.tflite
 """
 
+import contextlib
+import logging
 import os
 import pathlib
 import tempfile
@@ -46,8 +48,23 @@ def export(model, path, format=None, verbose=False):
     archive.track(model)
     for name, (function, signature) in model.serving_endpoints().items():
         archive.add_endpoint(name, function, input_signature=signature)
-    archive.write_out(os.fspath(path), verbose=verbose)
+    with _tensorflow_logs(verbose):
+        archive.write_out(os.fspath(path), verbose=verbose)
     return pathlib.Path(path)
+
+
+@contextlib.contextmanager
+def _tensorflow_logs(verbose):
+    """Without `verbose`, TensorFlow's Python logger says only warnings and errors while
+    writing (not "INFO:tensorflow:Assets written to: ..." once per SavedModel)."""
+    logger = tf.get_logger()
+    previous = logger.level
+    if not verbose:
+        logger.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def tflite_path(path):
