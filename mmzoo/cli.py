@@ -3,18 +3,24 @@
     mmzoo demo
     mmzoo list [--task classifier] [--json]
     mmzoo describe sentiment_late [--json]
-    mmzoo predict sentiment_late --weights avdigits --image seven.png --audio seven.wav
+    mmzoo predict sentiment_late --weights avdigits --image sample:digit_7 --audio sample:digit_7
     mmzoo export sentiment_late --weights avdigits --out exported/sentiment_late
+
+`list` and `describe` read data files only (no TensorFlow: well under a second); the
+other commands import TensorFlow without its start-up logs unless `--verbose`.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
 
+from mmzoo.quiet import VERBOSE_ENV, import_tensorflow
 
-def _quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+SAMPLES_HELP = ("digit_0 ... digit_9 (an MNIST image and a spoken digit: use the same "
+                "name for --image and --audio), blue_circle (easy-VQA style), "
+                "astronaut, chelsea, coffee (photographs)")
 
 
 def _print_table(rows, columns):
@@ -26,13 +32,13 @@ def _print_table(rows, columns):
 
 
 def cmd_list(args):
-    import mmzoo
-    from mmzoo.zoo import summarize
+    from mmzoo.listing import list_models, parameter_counts, summarize
 
-    rows = [summarize(name) for name in mmzoo.list_models(task=args.task)]
+    rows = [summarize(name) for name in list_models(task=args.task)]
     if args.params:
+        counts = parameter_counts()
         for row in rows:
-            row["parameters"] = mmzoo.load(row["name"], compile=False).count_params()
+            row["parameters"] = counts[row["name"]]
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -51,37 +57,28 @@ def cmd_list(args):
 
 
 def cmd_describe(args):
-    import mmzoo
+    from mmzoo.listing import describe
 
-    info = mmzoo.describe(args.name)
-    if args.json:
-        print(json.dumps(info, indent=1))
-        return 0
-    print(f"{info['name']}: {info['description']}")
-    print(f"  task        {info['task']}")
-    print(f"  modalities  {', '.join(info['modalities'])}")
-    for modality, backbone in info["backbones"].items():
-        print(f"  {modality + ' backbone':<11} {backbone}")
-    print(f"  fusion      {info['fusion']}")
-    print(f"  parameters  {info['parameters']:,}")
-    if info["weights"]:
-        for name, metrics in info["weights"].items():
-            shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                              for k, v in metrics.items())
-            print(f"  weights     {name}: {shown}")
-    else:
-        print("  weights     none shipped (random initialisation)")
+    info = describe(args.name)
+    print(json.dumps(info, indent=1) if args.json else info)
     return 0
 
 
 def cmd_predict(args):
     import mmzoo
 
+    task = mmzoo.describe(args.name)["task"]
+    if task == "retriever":
+        raise ValueError("predict runs classifier, vqa and captioner presets; search and "
+                         "zero-shot labels of a retriever are in its Python pipeline "
+                         "(see the README).")
     predictor = mmzoo.pipeline(args.name, weights=args.weights)
     raw = {key: value for key, value in
-           (("text", args.text), ("image", args.image), ("audio", args.audio))
-           if value is not None}
-    result = predictor(**raw, top_k=args.top_k)
+           (("text", args.text), ("image", args.image), ("audio", args.audio),
+            ("question", args.question)) if value is not None}
+    # A captioner's top_k is a sampling option: it returns one caption.
+    options = {} if task == "captioner" else {"top_k": args.top_k}
+    result = predictor(**raw, **options)
     if args.json:
         print(json.dumps(result))
     else:
@@ -96,7 +93,7 @@ def cmd_export(args):
 
     model = mmzoo.load(args.name, weights=args.weights, compile=False)
     path = mmzoo.export(model, args.out, format=args.format)
-    print(f"wrote {path}")
+    print(f"wrote {path}")  # a TFLite path without a suffix gets .tflite
     return 0
 
 
@@ -115,7 +112,14 @@ def _key_values(pairs, flag):
 
 
 def cmd_train(args):
+    import warnings
+
     from mmzoo.training import train
+
+    # Keras 3 warns on every fit(tf.data.Dataset) that its default shuffle=True is
+    # ignored; mmzoo.training shuffles the dataset itself, with the seed.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be "
+                            "ignored since the data `x` was provided as a tf.data.Dataset")
 
     overrides = _key_values(args.set, "--set")
     if args.modalities:
@@ -181,15 +185,19 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="mmzoo", description="Prebuilt Keras 3 / TensorFlow multimodal models.")
     commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's start-up logs")
+    add = functools.partial(commands.add_parser, parents=[common])
 
-    demo = commands.add_parser(
+    demo = add(
         "demo", help="run shipped weights on the bundled samples, then export and serve")
     demo.add_argument("--preset", default="sentiment_early",
                       help="sentiment_early (MVSA-Single weights) or an AV-digits preset")
     demo.add_argument("--weights", default="mvsa_single")
     demo.set_defaults(run=cmd_demo)
 
-    sources = commands.add_parser(
+    sources = add(
         "pretrained", help="list or fetch the pretrained encoders' weights")
     sources.add_argument("action", choices=["list", "fetch"])
     sources.add_argument("names", nargs="*", help="sources to fetch, or 'all'")
@@ -198,37 +206,41 @@ def build_parser():
     sources.add_argument("--json", action="store_true", help="machine-readable output")
     sources.set_defaults(run=cmd_pretrained)
 
-    listing = commands.add_parser("list", help="list the presets")
+    listing = add("list", help="list the presets")
     listing.add_argument("--task", help="only presets of this task")
     listing.add_argument("--params", action="store_true",
-                         help="build each preset to count its parameters")
+                         help="show parameter counts")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(run=cmd_list)
 
-    describe = commands.add_parser("describe", help="describe one preset")
+    describe = add("describe", help="describe one preset")
     describe.add_argument("name")
     describe.add_argument("--json", action="store_true", help="machine-readable output")
     describe.set_defaults(run=cmd_describe)
 
-    predict = commands.add_parser("predict", help="run a preset on raw inputs")
+    predict = add("predict", help="run a preset on raw inputs",
+                  epilog=f"Bundled samples by name: {SAMPLES_HELP}")
     predict.add_argument("name")
     predict.add_argument("--weights", help="shipped weights name or weights folder")
     predict.add_argument("--text", help="input text")
-    predict.add_argument("--image", help="image file")
-    predict.add_argument("--audio", help="WAV file")
+    predict.add_argument("--image", help="image file, or sample:NAME (a bundled sample)")
+    predict.add_argument("--audio", help="WAV file, or sample:NAME (a bundled sample)")
+    predict.add_argument("--question", help="question (VQA presets)")
     predict.add_argument("--top-k", type=int, default=1)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.set_defaults(run=cmd_predict)
 
-    export = commands.add_parser("export", help="write a SavedModel (or .tflite)")
+    export = add("export", help="write a SavedModel (or .tflite)")
     export.add_argument("name")
     export.add_argument("--weights", help="shipped weights name or weights folder")
-    export.add_argument("--out", required=True, help="output directory or .tflite file")
+    export.add_argument("--out", required=True,
+                        help="SavedModel folder, or a .tflite file")
     export.add_argument("--format", choices=["saved_model", "tflite"],
-                        default="saved_model")
+                        help="default: tflite for an --out ending in .tflite, else "
+                             "saved_model; a tflite --out without a suffix gets .tflite")
     export.set_defaults(run=cmd_export)
 
-    training = commands.add_parser(
+    training = add(
         "train", help="train a preset on a data set and write a weights folder")
     training.add_argument("name")
     training.add_argument("--data", required=True, help="data set, e.g. avdigits/noisy")
@@ -262,7 +274,7 @@ def build_parser():
                           help="use only this many examples per split (quick runs)")
     training.set_defaults(run=cmd_train)
 
-    evaluation = commands.add_parser("evaluate", help="metrics of weights on a split")
+    evaluation = add("evaluate", help="metrics of weights on a split")
     evaluation.add_argument("name")
     evaluation.add_argument("--weights", required=True,
                             help="shipped weights name or weights folder")
@@ -281,11 +293,21 @@ def build_parser():
     return parser
 
 
+def _needs_tensorflow(args):
+    return args.command not in ("list", "describe")
+
+
 def main(argv=None):
-    _quiet_tensorflow()
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"  # for the lazy imports of `import mmzoo`
     try:
+        if _needs_tensorflow(args):
+            import_tensorflow(verbose=args.verbose)
         return args.run(args)
+    except BrokenPipeError:  # `mmzoo list | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"mmzoo {args.command}: error: {message}", file=sys.stderr)

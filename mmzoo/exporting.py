@@ -8,9 +8,12 @@ task-specific endpoints (retrieval's `encode_image` / `encode_text`).
 >>> mmzoo.export(model, "out/sentiment_late")
 >>> served = tf.saved_model.load("out/sentiment_late")
 >>> served.signatures["serving_default"](image=png_bytes, audio=wav_bytes)["label"]
->>> mmzoo.export(model, "out/sentiment_late.tflite", format="tflite")
+>>> mmzoo.export(model, "out/sentiment_late.tflite")       # format from the suffix
+>>> mmzoo.export(model, "out/late", format="tflite")           # writes out/late.tflite
 """
 
+import contextlib
+import logging
 import os
 import pathlib
 import tempfile
@@ -24,18 +27,55 @@ from mmzoo.layers.tracing import plain_graphs
 FORMATS = ("saved_model", "tflite")
 
 
-def export(model, path, format="saved_model", verbose=False):
-    """Writes `model` to `path` as a SavedModel directory or a `.tflite` file."""
+def export(model, path, format=None, verbose=False):
+    """Writes `model` to `path` as a SavedModel directory or a `.tflite` file; returns
+    the path written.
+
+    `format=None` means "tflite" for a path ending in `.tflite`, else "saved_model".
+    A TFLite path without a suffix gets `.tflite` appended; any other suffix raises.
+    """
+    path = pathlib.Path(path)
+    if format is None:
+        format = "tflite" if path.suffix == ".tflite" else "saved_model"
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, received {format!r}.")
     if format == "tflite":
-        return export_tflite(model, path)
+        return export_tflite(model, tflite_path(path))
+    if path.suffix == ".tflite":
+        raise ValueError(f"{path} names a .tflite file but format is 'saved_model' (a "
+                         "folder): pass format='tflite' or a folder path.")
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, signature) in model.serving_endpoints().items():
         archive.add_endpoint(name, function, input_signature=signature)
-    archive.write_out(os.fspath(path), verbose=verbose)
+    with _tensorflow_logs(verbose):
+        archive.write_out(os.fspath(path), verbose=verbose)
     return pathlib.Path(path)
+
+
+@contextlib.contextmanager
+def _tensorflow_logs(verbose):
+    """Without `verbose`, TensorFlow's Python logger says only warnings and errors while
+    writing (not "INFO:tensorflow:Assets written to: ..." once per SavedModel)."""
+    logger = tf.get_logger()
+    previous = logger.level
+    if not verbose:
+        logger.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def tflite_path(path):
+    """`path` with `.tflite` appended when it has no suffix; another suffix raises."""
+    path = pathlib.Path(path)
+    if path.suffix == "":
+        return path.with_name(path.name + ".tflite")
+    if path.suffix != ".tflite":
+        raise ValueError(f"A TFLite file name ends in .tflite; received {path} (suffix "
+                         f"{path.suffix!r}).")
+    return path
 
 
 def export_tflite(model, path, signature="serve_tensors"):

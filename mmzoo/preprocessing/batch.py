@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 
+from mmzoo.preprocessing import samples
+
 
 def is_batch(value, batch_rank):
     """True for a list/tuple, or an array of rank `batch_rank` (e.g. 4 for images)."""
@@ -21,8 +23,12 @@ def as_items(value, batch_rank, name):
 
 
 def read_file(path, name, kind):
-    """The bytes of file `path`; errors name the input and say what is wrong."""
-    path = os.fspath(path)
+    """The bytes of file `path` ("sample:NAME" for a bundled sample, see
+    `mmzoo.preprocessing.samples`); errors name the input and say what is wrong."""
+    try:
+        path = samples.resolve(os.fspath(path), kind)
+    except ValueError as error:
+        raise ValueError(f"'{name}': {error}") from None
     if os.path.isdir(path):
         raise ValueError(f"'{name}': {path} is a directory; expected an {kind} file.")
     if not os.path.exists(path):
