@@ -322,6 +322,7 @@ class Task(keras.Model):
                 raise ValueError(f"cache_features=True, but {reason}.")
         if isinstance(x, tf.data.Dataset):
             x = self.prepare_dataset(x)
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         if isinstance(validation_data, tf.data.Dataset):
             validation_data = self.prepare_dataset(validation_data)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
