@@ -60,7 +60,10 @@ def error_message(error):
         from mmzoo.preprocessing.batch import tf_error_message
 
         return f"{type(error).__name__}: {tf_error_message(error)}"
-    return f"{type(error).__name__}: {error}"
+    text = str(error)
+    if "in user code:" in text:  # an error raised while tracing: its own last line
+        text = [line for line in text.splitlines() if line.strip()][-1].strip()
+    return f"{type(error).__name__}: {text}"
 
 
 def names_it(message, names):

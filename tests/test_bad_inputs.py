@@ -223,3 +223,7 @@ def test_graph_errors_are_reduced_to_the_ops_message():
         "input with 3 dimension(s)\n\t [[{{node model/All}}]] [Op:__inference_serve_1]"))
     assert tf_error_message(error) == "Invalid reduction dimension (3 for input with 3 " \
         "dimension(s)"
+    eager = tf.errors.InvalidArgumentError(None, None, (
+        "{{function_node __wrapped__DecodeImage_device_/job:localhost/replica:0/task:0/"
+        "device:CPU:0}} Invalid GIF data (size 13) [Op:DecodeImage] name: "))
+    assert tf_error_message(eager) == "Invalid GIF data (size 13)"

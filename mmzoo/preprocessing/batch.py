@@ -1,6 +1,7 @@
 """One raw input or a batch of them; reading files named by raw inputs."""
 
 import os
+import re
 
 import numpy as np
 
@@ -50,4 +51,8 @@ def tf_error_message(error):
         trace = ("Detected at node", "<stack traces unavailable>", "File ", "[[", "Graph ")
         causes = [line for line in lines[1:] if not line.startswith(trace)]
         lines = causes or lines
-    return lines[0] if lines else type(error).__name__
+    if not lines:
+        return type(error).__name__
+    # An eager op's error: "{{function_node ...}} <message> [Op:DecodeImage] name: ".
+    line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", lines[0])
+    return re.sub(r"\s*\[Op:[^\]]*\]( name:.*)?$", "", line) or lines[0]
