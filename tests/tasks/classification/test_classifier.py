@@ -130,7 +130,8 @@ def test_weights_folder_round_trip_and_new_head(rng, tmp_path):
     ({"image": np.ones((2, 8, 8, 4), "float32")}, "received shape \\[2, 8, 8, 4\\]"),
     ({"text": np.ones((2, 3), "float32")}, "Input 'text' expected .* integer token ids"),
     ({"text": np.array([["a", "b"]])}, "raw inputs go through mmzoo.pipeline"),
-    ({"audio": np.ones((2, 800), "int16")}, "Input 'audio' expected .* float32 waveform"),
+    ({"audio": np.ones((2, 800), "complex64")},  # integer PCM is scaled instead
+     "'audio' must be float32 samples in \\[-1, 1\\] or integer PCM"),
     ({"audio": np.ones((0, 800), "float32")}, "Input 'audio' is empty"),
     ({"text": np.ones((2, 3), "int32"), "audio": np.ones((3, 800), "float32")},
      "disagree on the batch size"),
