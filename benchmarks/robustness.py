@@ -2,14 +2,15 @@
 
     python benchmarks/robustness.py [--surfaces pipeline model load savedmodel cli]
 
-Runs the cases of `robustness_cases.py` (wrong dtype and rank, NaN/inf, empty and
-mismatched batches, stereo / short / integer audio, non-image and empty bytes, 8-bit and
-header-only WAV, directories as files, non-UTF-8 text, bad numbers such as top_k=1.7 or
-num_classes=2.7, unknown presets and weights, tampered and foreign weights folders,
-length_penalty=nan, empty retrieval queries, ...) through the pipelines, direct model
-calls, `mmzoo.load`, the `mmzoo` command (a subprocess per case, as a user runs it) and
-the exported SavedModels of the four shipped families: sentiment_late/avdigits,
-vqa_san/easy_vqa, caption_sat/flickr8k and retrieval_dual_encoder/flickr8k.
+Runs the cases of `robustness_cases.py` and `robustness_served.py` (wrong dtype and
+rank, NaN/inf, empty and mismatched batches, stereo / short / integer audio, non-image
+and empty bytes, 8-bit and header-only WAV, directories as files, non-UTF-8 text, bad
+numbers such as top_k=1.7 or num_classes=2.7, unknown presets and weights, tampered and
+foreign weights folders, length_penalty=nan, empty retrieval queries, ...) through the
+pipelines, direct model calls, `mmzoo.load`, the `mmzoo` command (a subprocess per case,
+as a user runs it) and the exported SavedModels of the four shipped families:
+sentiment_late/avdigits, vqa_san/easy_vqa, caption_sat/flickr8k and
+retrieval_dual_encoder/flickr8k.
 
 Each case gets one outcome:
 - named_error: it raised, and the message names the input or argument (or the file);
@@ -75,7 +76,7 @@ def run_case(case):
         warnings.simplefilter("always")
         try:
             answer = case.call()
-        except Exception as error:  # every kind of failure is what we measure
+        except Exception as error:  # noqa: BLE001 (every kind of failure is measured)
             message = error_message(error)
             return ("named_error" if names_it(message, case.names) else "unnamed_error",
                     message)
@@ -91,7 +92,7 @@ def run_case(case):
 def run_cli(argv, names, cwd):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-m", "mmzoo.cli", *argv], capture_output=True,
-                            text=True, cwd=cwd, env=env, timeout=600)
+                            text=True, cwd=cwd, env=env, timeout=600, check=False)
     if result.returncode == 0:
         return "silent", f"exit 0: {one_line(result.stdout, 80)}"
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -103,10 +104,10 @@ def run_cli(argv, names, cwd):
 
 
 def build_context(folder):
+    import robustness_fixtures as fixtures
     import tensorflow as tf
 
     import mmzoo
-    import robustness_cases as cases
 
     models = {family: mmzoo.load(preset, weights=weights)
               for family, (preset, weights) in SHIPPED.items()}
@@ -115,24 +116,25 @@ def build_context(folder):
         path = os.path.join(folder, "exported", family)
         mmzoo.export(model, path)
         served[family] = tf.saved_model.load(path)
-    files = cases.write_files(folder)
+    files = fixtures.write_files(folder)
     return types.SimpleNamespace(
         models=models, served=served, files=files,
         pipelines={family: mmzoo.pipeline(model) for family, model in models.items()},
-        weights=cases.weights_folders(folder, models["classifier"]))
+        weights=fixtures.weights_folders(folder, models["classifier"]))
 
 
 def run(surfaces, folder):
     import robustness_cases as cases
+    import robustness_served as served
 
     started = time.time()
     ctx = build_context(folder)
     builders = {"pipeline": cases.pipeline_cases, "model": cases.model_cases,
-                "load": cases.load_cases, "savedmodel": cases.saved_model_cases}
+                "load": cases.load_cases, "savedmodel": served.saved_model_cases}
     rows = []
     for surface in surfaces:
         if surface == "cli":
-            for name, argv, names in cases.cli_cases(ctx):
+            for name, argv, names in served.cli_cases(ctx):
                 outcome, message = run_cli(argv, names, folder)
                 rows.append(_row("CLI", "mmzoo " + " ".join(argv[:2]), name, outcome,
                                  message))
@@ -168,8 +170,10 @@ def readme_table(rows, seconds):
         lines.append(f"| {label} | {sum(row.values())} | "
                      + " | ".join(str(row[o]) for o in OUTCOMES) + " |")
     bad = [r for r in rows if r["outcome"] in ("unnamed_error", "wrong_answer", "silent")]
-    lines += ["", f"{len(rows)} cases in {seconds:.0f} s; "
-              f"{len(bad)} neither named nor correct.", "",
+    summary = (f"{len(rows)} cases in {seconds:.0f} s; {len(bad)} neither named nor "
+               "correct" + "".join(f"; {r['surface']} {r['target']}: {r['case']}"
+                                   for r in bad) + ".")
+    lines += ["", summary, "",
               "| surface | target | case | outcome | message (first 120 characters) |",
               "|---|---|---|---|---|"]
     for r in rows:

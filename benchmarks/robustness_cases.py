@@ -1,107 +1,23 @@
-"""The bad inputs of `benchmarks/robustness.py`, one `Case` per row of its table.
+"""The bad inputs of `benchmarks/robustness.py` for Python callers: the pipelines,
+direct model calls and `mmzoo.load`, one `Case` per row of its table.
 
-A case calls one surface (a pipeline, a model call, `mmzoo.load`, the CLI, an exported
-SavedModel) with one bad input and says which words a good error names (the input or
-argument, in the quoting mmzoo uses, or the file). `expect="answer"` marks inputs that
-are valid though unusual (integer PCM, a stereo clip in a list): the call returns
-whether its answer equals the reference answer.
+A case calls one surface with one bad input and says which words a good error names
+(the input or argument, in the quoting mmzoo uses, or the file). `expect="answer"`
+marks inputs that are valid though unusual (integer PCM, a stereo clip in a list): the
+call returns whether its answer equals the answer for the input converted by hand.
 
 >>> cases = pipeline_cases(context)   # [Case(surface, target, name, call, names), ...]
 """
 
-import dataclasses
 import math
 import os
-import shutil
-import wave
 
 import numpy as np
 import tensorflow as tf
+from robustness_fixtures import WORDS, Case, quoted
 
 import mmzoo
 from mmzoo import weights as weights_lib
-
-WORDS = "zqxv blorf"  # no word of any shipped vocabulary
-
-
-@dataclasses.dataclass
-class Case:
-    surface: str          # "pipeline", "model(x)", "mmzoo.load", "CLI", "SavedModel"
-    target: str           # the preset (and weights) or command it runs on
-    name: str             # what is wrong with the input
-    call: object          # no arguments; raises, or returns (answer cases: a bool)
-    names: tuple          # substrings (any) that a named error contains
-    expect: str = "error"
-
-
-def quoted(name):
-    """The ways mmzoo messages name input `name`: 'name', `name`, name[0]."""
-    return (f"'{name}", f"`{name}`", f"{name}[")
-
-
-# ----- files --------------------------------------------------------------------------
-def write_files(folder):
-    """Sample and broken files under `folder`; returns name -> path."""
-    samples = os.path.join(os.path.dirname(mmzoo.__file__), "samples", "avdigits")
-    files = {"png": os.path.join(samples, "digit_7.png"),
-             "wav": os.path.join(samples, "digit_7.wav")}
-    rng = np.random.default_rng(0)
-    files["wav8bit"] = os.path.join(folder, "eight_bit.wav")
-    with wave.open(files["wav8bit"], "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(1)
-        handle.setframerate(8000)
-        handle.writeframes(rng.integers(0, 255, 8000, dtype=np.uint8).tobytes())
-    files["header_wav"] = os.path.join(folder, "header_only.wav")
-    with open(files["header_wav"], "wb") as handle:
-        handle.write(tf.audio.encode_wav(np.zeros((0, 1), np.float32), 8000).numpy())
-    files["text_png"] = os.path.join(folder, "notes.png")
-    with open(files["text_png"], "w") as handle:
-        handle.write("not an image\n")
-    files["directory"] = os.path.join(folder, "a_folder.png")
-    os.makedirs(files["directory"], exist_ok=True)
-    files["missing"] = os.path.join(folder, "missing.png")
-    files["empty_dir"] = os.path.join(folder, "empty_data")
-    os.makedirs(files["empty_dir"], exist_ok=True)
-    return files
-
-
-def read(path):
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
-def flip_a_byte(path, offset=None):
-    data = bytearray(read(path))
-    offset = len(data) // 2 if offset is None else offset
-    data[offset] ^= 0xFF
-    with open(path, "wb") as handle:
-        handle.write(bytes(data))
-
-
-def weights_folders(folder, classifier):
-    """Broken weights folders for `mmzoo.load` / the CLI; returns name -> path."""
-    shipped = weights_lib.weights_root()
-    made = {"other_preset": str(shipped / "sentiment_early" / "avdigits_noisy")}
-    trained = os.path.join(folder, "trained")
-    weights_lib.save_folder(classifier, trained, preset="sentiment_late")
-    for name, damage in [
-        ("tampered", lambda f: flip_a_byte(os.path.join(f, weights_lib.WEIGHTS_FILE))),
-        ("corrupt_config", lambda f: open(os.path.join(f, weights_lib.CONFIG_FILE),
-                                          "w").write("{not json")),
-        ("no_weights_file", lambda f: os.remove(os.path.join(f, weights_lib.WEIGHTS_FILE))),
-        ("unfinished", lambda f: (os.remove(os.path.join(f, weights_lib.CHECKSUMS_FILE)),
-                                  open(os.path.join(f, weights_lib.WEIGHTS_FILE), "w"))),
-    ]:
-        made[name] = os.path.join(folder, name)
-        shutil.copytree(trained, made[name])
-        damage(made[name])
-    # The shipped folders themselves, one file modified (checked against the manifest).
-    made["shipped_root"] = os.path.join(folder, "shipped")
-    shutil.copytree(shipped, made["shipped_root"])
-    flip_a_byte(os.path.join(made["shipped_root"], "sentiment_late", "avdigits",
-                             weights_lib.WEIGHTS_FILE))
-    return made
 
 
 # ----- pipelines ------------------------------------------------------------------------
@@ -381,135 +297,4 @@ def load_cases(ctx):
              (weights_lib.WEIGHTS_FILE, weights_lib.CHECKSUMS_FILE)),
         case("weights path that does not exist",
              lambda: load("sentiment_late", weights="./no_such_run"), ("no_such_run",)),
-    ]
-
-
-# ----- exported SavedModels -------------------------------------------------------------
-def saved_model_cases(ctx):
-    f, served = ctx.files, ctx.served
-    png, wav = read(f["png"]), read(f["wav"])
-    empty = tf.constant([], tf.string)
-    nan_images = np.full((1, 28, 28, 3), np.nan, "float32")
-
-    def raw(family, endpoint="serving_default"):
-        signature = served[family].signatures[endpoint]
-        return lambda **inputs: signature(**{k: tf.constant(v) if not isinstance(
-            v, tf.Tensor) else v for k, v in inputs.items()})
-
-    classify, ask = raw("classifier"), raw("vqa")
-    caption, retrieve = raw("captioner"), raw("retriever")
-    tensors = raw("classifier", "serve_tensors")
-    c = "sentiment_late/avdigits"
-    cases = [
-        Case("SavedModel", c, "non-image bytes",
-             lambda: classify(image=[b"not an image"], audio=[wav]), quoted("image")),
-        Case("SavedModel", c, "empty image bytes",
-             lambda: classify(image=[b""], audio=[wav]), quoted("image")),
-        Case("SavedModel", c, "8-bit WAV", lambda: classify(image=[png],
-                                                            audio=[read(f["wav8bit"])]),
-             quoted("audio")),
-        Case("SavedModel", c, "header-only WAV",
-             lambda: classify(image=[png], audio=[read(f["header_wav"])]), quoted("audio")),
-        Case("SavedModel", c, "non-WAV audio bytes",
-             lambda: classify(image=[png], audio=[b"RIFF....junk"]), quoted("audio")),
-        Case("SavedModel", c, "mismatched batch sizes (2 images, 1 clip)",
-             lambda: classify(image=[png, png], audio=[wav]), quoted("image")),
-        Case("SavedModel", c, "empty batch", lambda: classify(image=empty, audio=empty),
-             quoted("image")),
-        Case("SavedModel", c, "serve_tensors: NaN pixels",
-             lambda: tensors(image=nan_images, audio=np.zeros((1, 8000), "float32")),
-             quoted("image")),
-        Case("SavedModel", c, "serve_tensors: wrong dtype (int32 pixels)",
-             lambda: tensors(image=np.zeros((1, 28, 28, 3), "int32"),
-                             audio=np.zeros((1, 8000), "float32")), ("image",)),
-        Case("SavedModel", c, "serve_tensors: wrong rank (image without batch axis)",
-             lambda: tensors(image=np.zeros((28, 28, 3), "float32"),
-                             audio=np.zeros((1, 8000), "float32")), ("image",)),
-    ]
-    v = "vqa_san/easy_vqa"
-    cases += [
-        Case("SavedModel", v, "1 image, 2 questions",
-             lambda: ask(image=[png], question=["what color?", "what shape?"]),
-             quoted("image") + quoted("question")),
-        Case("SavedModel", v, "question: non-UTF-8 bytes",
-             lambda: ask(image=[png], question=[b"\xff\xfe what color"]),
-             quoted("question")),
-        Case("SavedModel", v, "non-image bytes",
-             lambda: ask(image=[b"not an image"], question=["what color?"]),
-             quoted("image")),
-        Case("SavedModel", v, "empty batch", lambda: ask(image=empty, question=empty),
-             quoted("image") + quoted("question")),
-    ]
-    p = "caption_sat/flickr8k"
-    cases += [
-        Case("SavedModel", p, "non-image bytes", lambda: caption(image=[b"not an image"]),
-             quoted("image")),
-        Case("SavedModel", p, "empty image bytes", lambda: caption(image=[b""]),
-             quoted("image")),
-        Case("SavedModel", p, "empty batch", lambda: caption(image=empty), quoted("image")),
-        Case("SavedModel", p, "serve_images: NaN pixels",
-             lambda: raw("captioner", "serve_images")(image=nan_images), quoted("image")),
-    ]
-    r = "retrieval_dual_encoder/flickr8k"
-    cases += [
-        Case("SavedModel", r, "encode_text: empty text",
-             lambda: raw("retriever", "encode_text")(text=[""]), quoted("text")),
-        Case("SavedModel", r, "encode_text: unknown words only",
-             lambda: raw("retriever", "encode_text")(text=[WORDS]), quoted("text")),
-        Case("SavedModel", r, "encode_image: non-image bytes",
-             lambda: raw("retriever", "encode_image")(image=[b"not an image"]),
-             quoted("image")),
-        Case("SavedModel", r, "encode_image: empty bytes",
-             lambda: raw("retriever", "encode_image")(image=[b""]), quoted("image")),
-        Case("SavedModel", r, "empty batch", lambda: retrieve(image=empty, text=empty),
-             quoted("image") + quoted("text")),
-    ]
-    return cases
-
-
-# ----- the command line -----------------------------------------------------------------
-def cli_cases(ctx):
-    """(name, argv, names) rows; `robustness.py` runs each as `mmzoo <argv>`."""
-    f, w = ctx.files, ctx.weights
-    png, wav = f["png"], f["wav"]
-    late = ["predict", "sentiment_late", "--weights", "avdigits"]
-    return [
-        ("unknown preset", ["predict", "sentiment_lat", "--image", png], ("sentiment_lat",)),
-        ("unknown weights name", ["predict", "sentiment_late", "--weights", "imagenet21k",
-                                  "--image", png], ("imagenet21k",)),
-        ("directory as image file", late + ["--image", f["directory"]], quoted("image")),
-        ("missing image file", late + ["--image", f["missing"]], quoted("image")),
-        ("a text file named .png", late + ["--image", f["text_png"]], quoted("image")),
-        ("8-bit WAV", late + ["--audio", f["wav8bit"]], quoted("audio")),
-        ("header-only WAV", late + ["--audio", f["header_wav"]], quoted("audio")),
-        ("--top-k 1.7", late + ["--image", png, "--top-k", "1.7"], ("--top-k",)),
-        ("--top-k 0", late + ["--image", png, "--top-k", "0"], ("top_k", "--top-k")),
-        ("no input", late, quoted("image")),
-        ("text for an image+audio model", late + ["--text", "seven", "--image", png],
-         quoted("text")),
-        ("tampered weights folder", ["predict", "sentiment_late", "--weights",
-                                     w["tampered"], "--image", png],
-         (weights_lib.WEIGHTS_FILE,)),
-        ("another preset's weights folder", ["predict", "sentiment_late", "--weights",
-                                             w["other_preset"], "--image", png],
-         ("sentiment_early",)),
-        ("export --format onnx", ["export", "sentiment_late", "--out", "x", "--format",
-                                  "onnx"], ("--format",)),
-        ("evaluate: unknown data set", ["evaluate", "sentiment_late", "--weights",
-                                        "avdigits", "--data", "avdigitz"], ("avdigitz",)),
-        ("train: empty data folder", ["train", "sentiment_late", "--data", "avdigits",
-                                      "--data-dir", f["empty_dir"], "--out",
-                                      os.path.join(f["empty_dir"], "run")],
-         (f["empty_dir"],)),
-        ("vqa: image without a question", ["predict", "vqa_san", "--weights", "easy_vqa",
-                                           "--image", png], quoted("question")),
-        ("vqa: question given as --text", ["predict", "vqa_san", "--weights", "easy_vqa",
-                                           "--image", png, "--text", "what color?"],
-         ("--text",)),
-        ("caption: --audio for a captioner", ["predict", "caption_sat", "--weights",
-                                              "flickr8k", "--image", png, "--audio", wav],
-         ("--audio",)),
-        ("retrieval: no candidate labels", ["predict", "retrieval_dual_encoder",
-                                            "--weights", "flickr8k", "--image", png],
-         ("candidate_labels",)),
     ]

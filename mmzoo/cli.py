@@ -100,8 +100,12 @@ def cmd_predict(args):
         accepted = ", ".join("--" + flag.replace("_", "-") for flag in flags)
         raise ValueError(f"--{unused[0].replace('_', '-')} does not apply to {args.name} "
                          f"(a {task}); it takes {accepted}.")
-    if "labels" in given:
-        given["labels"] = [label.strip() for label in given["labels"].split(",")]
+    if task == "retriever":
+        labels = [label.strip() for label in (args.labels or "").split(",") if label.strip()]
+        if not labels:
+            raise ValueError(f"{args.name} (a retriever) classifies --image zero-shot: "
+                             "pass --labels with comma-separated candidate labels.")
+        given["labels"] = labels
     if "top_k" in flags:
         given.setdefault("top_k", 1)
     result = predictor(**{flags[flag]: value for flag, value in given.items()})

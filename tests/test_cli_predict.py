@@ -58,3 +58,9 @@ def test_a_flag_that_does_not_apply_is_named(capsys, argv, flag):
     assert code == 2
     assert err.startswith(f"mmzoo predict: error: {flag} does not apply to {argv[0]}")
     assert "Traceback" not in err
+
+
+def test_a_retriever_needs_labels(capsys):
+    code, _, err = predict(capsys, "retrieval_dual_encoder", "--weights", "flickr8k",
+                           "--image", PNG, "--labels", " , ")
+    assert code == 2 and "pass --labels with comma-separated candidate labels" in err

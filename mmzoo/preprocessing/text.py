@@ -60,9 +60,9 @@ def checked_utf8(strings, name="text"):
     would read the bytes without complaint)."""
     repaired = tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace")
     valid = tf.reduce_all(tf.equal(repaired, strings))
-    check = tf.debugging.Assert(valid, [
-        f"Input `{name}` holds bytes that are not valid UTF-8; decode the text (or "
-        "replace its bad bytes) first."])
+    message = (f"Input `{name}` holds bytes that are not valid UTF-8; decode the text "
+               "(or replace its bad bytes) first.")
+    check = tf.debugging.Assert(valid, [message])
     with tf.control_dependencies([check]):
         return tf.identity(strings)
 
