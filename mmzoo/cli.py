@@ -4,6 +4,9 @@
     mmzoo list [--task classifier] [--json]
     mmzoo describe sentiment_late [--json]
     mmzoo predict sentiment_late --weights avdigits --image sample:digit_7 --audio sample:digit_7
+    mmzoo predict vqa_san --weights easy_vqa --image sample:blue_circle --question "what color?"
+    mmzoo predict caption_sat --weights flickr8k --image sample:astronaut
+    mmzoo predict retrieval_dual_encoder --weights flickr8k --image sample:chelsea --labels dog,cat
     mmzoo export sentiment_late --weights avdigits --out exported/sentiment_late
 
 `list` and `describe` read data files only (no TensorFlow: well under a second); the
@@ -64,21 +67,38 @@ def cmd_describe(args):
     return 0
 
 
+# What `mmzoo predict` passes to each task's pipeline: flag -> pipeline argument.
+PREDICT_FLAGS = {
+    "classifier": {"text": "text", "image": "image", "audio": "audio", "top_k": "top_k"},
+    "vqa": {"image": "image", "question": "question", "top_k": "top_k"},
+    "captioner": {"image": "image"},
+    "retriever": {"image": "image", "labels": "candidate_labels", "top_k": "top_k"},
+}
+
+
 def cmd_predict(args):
     import mmzoo
 
-    task = mmzoo.describe(args.name)["task"]
-    if task == "retriever":
-        raise ValueError("predict runs classifier, vqa and captioner presets; search and "
-                         "zero-shot labels of a retriever are in its Python pipeline "
-                         "(see the README).")
     predictor = mmzoo.pipeline(args.name, weights=args.weights)
-    raw = {key: value for key, value in
-           (("text", args.text), ("image", args.image), ("audio", args.audio),
-            ("question", args.question)) if value is not None}
-    # A captioner's top_k is a sampling option: it returns one caption.
-    options = {} if task == "captioner" else {"top_k": args.top_k}
-    result = predictor(**raw, **options)
+    task = type(predictor.model).__name__.lower()
+    flags = PREDICT_FLAGS[task]
+    given = {flag: getattr(args, flag) for flag in ("text", "image", "audio", "question",
+                                                    "labels", "top_k")
+             if getattr(args, flag) is not None}
+    unused = [flag for flag in given if flag not in flags]
+    if unused:
+        accepted = ", ".join("--" + flag.replace("_", "-") for flag in flags)
+        raise ValueError(f"--{unused[0].replace('_', '-')} does not apply to {args.name} "
+                         f"(a {task}); it takes {accepted}.")
+    if task == "retriever":
+        labels = [label.strip() for label in (args.labels or "").split(",") if label.strip()]
+        if not labels:
+            raise ValueError(f"{args.name} (a retriever) classifies --image zero-shot: "
+                             "pass --labels with comma-separated candidate labels.")
+        given["labels"] = labels
+    if "top_k" in flags:
+        given.setdefault("top_k", 1)
+    result = predictor(**{flags[flag]: value for flag, value in given.items()})
     if args.json:
         print(json.dumps(result))
     else:
@@ -222,11 +242,14 @@ def build_parser():
                   epilog=f"Bundled samples by name: {SAMPLES_HELP}")
     predict.add_argument("name")
     predict.add_argument("--weights", help="shipped weights name or weights folder")
-    predict.add_argument("--text", help="input text")
+    predict.add_argument("--text", help="input text (classifiers)")
     predict.add_argument("--image", help="image file, or sample:NAME (a bundled sample)")
-    predict.add_argument("--audio", help="WAV file, or sample:NAME (a bundled sample)")
-    predict.add_argument("--question", help="question (VQA presets)")
-    predict.add_argument("--top-k", type=int, default=1)
+    predict.add_argument("--audio", help="WAV file, or sample:NAME (classifiers)")
+    predict.add_argument("--question", help="the question (VQA)")
+    predict.add_argument("--labels", help="comma-separated candidate labels (retrieval: "
+                                          "zero-shot classification of --image)")
+    predict.add_argument("--top-k", type=int,
+                         help="how many labels / answers to print (default 1)")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.set_defaults(run=cmd_predict)
 

@@ -220,6 +220,11 @@ class Task(keras.Model):
         if is_symbolic(inputs):
             return super().__call__(inputs, *args, **kwargs)
         inputs = self.standardize_inputs(inputs)
+        if any(isinstance(value, tf.Tensor) for value in inputs.values()):
+            # Keras refuses a dict that mixes tensors with the numpy arrays that
+            # standardizing may return (e.g. scaled PCM audio in an eager `fit` step).
+            inputs = {name: value if value is None or isinstance(value, tf.Tensor)
+                      else tf.convert_to_tensor(value) for name, value in inputs.items()}
         if not args:
             kwargs.setdefault("training", False)
         return super().__call__(inputs, *args, **kwargs)
