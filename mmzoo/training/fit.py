@@ -262,8 +262,12 @@ def _backed_up_epoch(backup):
     path = backup / "training_metadata.json"
     if not path.exists():
         return 0
-    with open(path) as handle:
-        return int(json.load(handle).get("epoch", 0))
+    try:
+        return int(json.loads(path.read_text()).get("epoch", 0))
+    except (json.JSONDecodeError, ValueError, AttributeError) as error:
+        raise weights.WeightsError(
+            f"The training backup's {path} cannot be read ({error}). Delete {backup} to "
+            "train from the start.") from None
 
 
 def _read_history(path):

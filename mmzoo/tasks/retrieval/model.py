@@ -32,9 +32,11 @@ from mmzoo.preprocessing import (
     decode_images,
     load_images,
 )
+from mmzoo.preprocessing.text import UNK_ID
 from mmzoo.registry import TASKS
 from mmzoo.tasks.base import Task
 from mmzoo.tasks.building import config_options, constructor_defaults, text_tokenizer
+from mmzoo.tasks.inputs import graph_checks
 from mmzoo.tasks.retrieval import losses as contrastive
 from mmzoo.tasks.retrieval.metrics import retrieval_metrics
 from mmzoo.tasks.retrieval.pairs import one_batch_per_caption, pick_caption
@@ -378,24 +380,44 @@ class Retriever(Task):
     def serving_endpoints(self):
         """`serve` (default: images and texts -> both embeddings and the logits),
         `encode_image` (image bytes -> embeddings), `encode_text` (strings ->
-        embeddings) and `serve_tensors` (model inputs -> outputs)."""
+        embeddings, and `out_of_vocabulary`: texts with no known word, whose embedding
+        means nothing) and `serve_tensors` (model inputs -> outputs). Empty batches and
+        blank texts raise errors that name the input."""
         check_vocabulary(self.text_vectorizer, type(self).__name__)
         specs = self.raw_signature()
 
+        def checked(raw):
+            """Raw inputs, decoded and checked one by one (an image batch and a text
+            batch may differ in size): non-empty, and every text with a word."""
+            inputs = {name: graph_checks({name: value})[name]
+                      for name, value in self.preprocess_raw(raw).items()}
+            if "text" in inputs:
+                has_word = tf.debugging.Assert(
+                    tf.reduce_all(tf.reduce_any(inputs["text"] > 0, axis=1)),
+                    ["Input `text` holds an empty or blank text; every text needs a word"])
+                with tf.control_dependencies([has_word]):
+                    inputs["text"] = tf.identity(inputs["text"])
+            return inputs
+
+        def out_of_vocabulary(ids):
+            return tf.reduce_all(ids <= UNK_ID, axis=1)
+
         def serve(raw):
-            inputs = self.preprocess_raw(raw)
+            inputs = checked(raw)
             images = self.image_encoder(inputs["image"], training=False)
             texts = self.text_encoder(inputs["text"], training=False)
             return {"image_embeddings": images, "text_embeddings": texts,
-                    "logits": self.similarity_logits(images, texts)}
+                    "logits": self.similarity_logits(images, texts),
+                    "text_out_of_vocabulary": out_of_vocabulary(inputs["text"])}
 
         def encode_image(raw):
-            inputs = self.preprocess_raw(raw)
+            inputs = checked(raw)
             return {"embeddings": self.image_encoder(inputs["image"], training=False)}
 
         def encode_text(raw):
-            inputs = self.preprocess_raw(raw)
-            return {"embeddings": self.text_encoder(inputs["text"], training=False)}
+            inputs = checked(raw)
+            return {"embeddings": self.text_encoder(inputs["text"], training=False),
+                    "out_of_vocabulary": out_of_vocabulary(inputs["text"])}
 
         def serve_tensors(inputs):
             return dict(self(inputs, training=False))
