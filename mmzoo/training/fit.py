@@ -136,8 +136,9 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
     ]
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    cache_option = {"feature_cache_dir": cache_dir} if cache_dir else {}
     model.fit(train_set, validation_data=validation_set, epochs=epochs,
-              callbacks=callbacks, verbose=verbose, feature_cache_dir=cache_dir)
+              callbacks=callbacks, verbose=verbose, **cache_option)
     seconds = time.time() - started
 
     results = {}

@@ -26,29 +26,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmzoo.preprocessing import (
-    as_string_batch,
-    check_vocabulary,
-    decode_images,
-    load_images,
-)
-from mmzoo.preprocessing.text import UNK_ID
 from mmzoo.registry import TASKS
 from mmzoo.tasks.base import Task
 from mmzoo.tasks.building import config_options, constructor_defaults, text_tokenizer
-from mmzoo.tasks.inputs import graph_checks
 from mmzoo.tasks.retrieval import losses as contrastive
 from mmzoo.tasks.retrieval.metrics import retrieval_metrics
 from mmzoo.tasks.retrieval.pairs import one_batch_per_caption, pick_caption
+from mmzoo.tasks.retrieval.raw_inputs import MODALITIES, RetrieverRawInputs
 from mmzoo.tasks.retrieval.towers import image_tower, text_tower
 
-MODALITIES = ("image", "text")
 OUTPUTS = ("image_embeddings", "text_embeddings", "logits")
 
 
 @TASKS.register("retriever")
 @keras.saving.register_keras_serializable(package="mmzoo")
-class Retriever(Task):
+class Retriever(RetrieverRawInputs, Task):
     """Dual encoder for image-text retrieval, trained with a contrastive loss.
 
     Inputs `{"image": [B, H, W, 3] float32 0..255, "text": [B, T] int32 ids}`; outputs
@@ -345,86 +337,3 @@ class Retriever(Task):
         similarity = image_embeddings.astype(np.float64) @ text_embeddings.T.astype(np.float64)
         return {**retrieval_metrics(similarity, owners), "images": int(len(image_embeddings)),
                 "captions": int(len(text_embeddings))}
-
-    # ----- raw inputs --------------------------------------------------------------
-    def preprocess(self, text=None, image=None):
-        """Raw inputs -> model inputs (numpy) for the modalities given.
-
-        text: a string or list of strings; image: paths, encoded bytes or arrays (any
-        size; grayscale and RGBA converted), resized to `image_size`.
-        """
-        inputs = {}
-        if text is not None:
-            check_vocabulary(self.text_vectorizer)
-            inputs["text"] = self.text_vectorizer(as_string_batch(text)).numpy().astype(
-                "int32")
-        if image is not None:
-            inputs["image"] = load_images(image, self.image_size)
-        if not inputs:
-            raise ValueError(f"No input given; this model takes {list(MODALITIES)}.")
-        return inputs
-
-    def raw_signature(self):
-        """TensorSpecs of the exported raw-input endpoint: one string per example."""
-        return {m: tf.TensorSpec((None,), tf.string, name=m) for m in MODALITIES}
-
-    def preprocess_raw(self, raw):
-        """Graph version of `preprocess`: encoded image bytes and strings."""
-        inputs = {}
-        if "text" in raw:
-            inputs["text"] = tf.cast(self.text_vectorizer(raw["text"]), tf.int32)
-        if "image" in raw:
-            inputs["image"] = decode_images(raw["image"], self.image_size)
-        return inputs
-
-    def serving_endpoints(self):
-        """`serve` (default: images and texts -> both embeddings and the logits),
-        `encode_image` (image bytes -> embeddings), `encode_text` (strings ->
-        embeddings, and `out_of_vocabulary`: texts with no known word, whose embedding
-        means nothing) and `serve_tensors` (model inputs -> outputs). Empty batches and
-        blank texts raise errors that name the input."""
-        check_vocabulary(self.text_vectorizer, type(self).__name__)
-        specs = self.raw_signature()
-
-        def checked(raw):
-            """Raw inputs, decoded and checked one by one (an image batch and a text
-            batch may differ in size): non-empty, and every text with a word."""
-            inputs = {name: graph_checks({name: value})[name]
-                      for name, value in self.preprocess_raw(raw).items()}
-            if "text" in inputs:
-                has_word = tf.debugging.Assert(
-                    tf.reduce_all(tf.reduce_any(inputs["text"] > 0, axis=1)),
-                    ["Input `text` holds an empty or blank text; every text needs a word"])
-                with tf.control_dependencies([has_word]):
-                    inputs["text"] = tf.identity(inputs["text"])
-            return inputs
-
-        def out_of_vocabulary(ids):
-            return tf.reduce_all(ids <= UNK_ID, axis=1)
-
-        def serve(raw):
-            inputs = checked(raw)
-            images = self.image_encoder(inputs["image"], training=False)
-            texts = self.text_encoder(inputs["text"], training=False)
-            return {"image_embeddings": images, "text_embeddings": texts,
-                    "logits": self.similarity_logits(images, texts),
-                    "text_out_of_vocabulary": out_of_vocabulary(inputs["text"])}
-
-        def encode_image(raw):
-            inputs = checked(raw)
-            return {"embeddings": self.image_encoder(inputs["image"], training=False)}
-
-        def encode_text(raw):
-            inputs = checked(raw)
-            return {"embeddings": self.text_encoder(inputs["text"], training=False),
-                    "out_of_vocabulary": out_of_vocabulary(inputs["text"])}
-
-        def serve_tensors(inputs):
-            return dict(self(inputs, training=False))
-
-        return {
-            "serve": (serve, [specs]),
-            "encode_image": (encode_image, [{"image": specs["image"]}]),
-            "encode_text": (encode_text, [{"text": specs["text"]}]),
-            "serve_tensors": (serve_tensors, [self.tensor_signature()]),
-        }
