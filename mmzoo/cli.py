@@ -212,8 +212,8 @@ def build_parser():
 
     demo = add(
         "demo", help="run shipped weights on the bundled samples, then export and serve")
-    demo.add_argument("--preset", default="sentiment_early",
-                      help="sentiment_early (MVSA-Single weights) or an AV-digits preset")
+    demo.add_argument("--preset", default="sentiment_late",
+                      help="with --weights mvsa_single (default) or avdigits")
     demo.add_argument("--weights", default="mvsa_single")
     demo.set_defaults(run=cmd_demo)
 

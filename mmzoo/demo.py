@@ -14,7 +14,7 @@ import tempfile
 import time
 
 SAMPLES = pathlib.Path(__file__).resolve().parent / "samples"
-HEADLINE = ("sentiment_early", "mvsa_single")
+HEADLINE = ("sentiment_late", "mvsa_single")
 
 
 def sample_posts(folder=SAMPLES / "mvsa"):
