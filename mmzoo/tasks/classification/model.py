@@ -42,8 +42,9 @@ _INPUT_SPECS = {
     "image": ((None, None, 3), "float32"),
     "audio": ((None,), "float32"),
 }
-# What stands in for a missing modality; the fusion masks it out.
-_FILLER_SHAPES = {"text": (1,), "image": (32, 32, 3)}
+# What stands in for a missing modality; the fusion masks it out. Two tokens, not one:
+# attention over a single (padding) key makes Keras warn about a softmax over size 1.
+_FILLER_SHAPES = {"text": (2,), "image": (32, 32, 3)}
 
 
 @TASKS.register("classifier")
