@@ -317,7 +317,8 @@ def build_parser():
 
 
 def _needs_tensorflow(args):
-    return args.command not in ("list", "describe")
+    listing_sources = args.command == "pretrained" and args.action == "list"
+    return args.command not in ("list", "describe") and not listing_sources
 
 
 def main(argv=None):
