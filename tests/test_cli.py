@@ -72,8 +72,8 @@ def test_unknown_sample_is_a_clear_error(capsys):
         capsys.readouterr().err
 
 
-def test_predict_refuses_retrievers_clearly(capsys):
+def test_predict_asks_retrievers_for_candidate_labels(capsys):
     from mmzoo.cli import main
 
     assert main(["predict", "retrieval_dual_encoder", "--image", "sample:coffee"]) == 2
-    assert "Python pipeline" in capsys.readouterr().err
+    assert "pass --labels with comma-separated candidate labels" in capsys.readouterr().err

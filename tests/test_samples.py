@@ -14,10 +14,11 @@ from tools.make_samples import EASY_VQA_COLOURS, easy_vqa_picture
 SAMPLES = pathlib.Path(mmzoo.__file__).resolve().parent / "samples"
 PHOTOS = ["astronaut", "chelsea", "coffee"]
 DIGITS = [f"digit_{d}" for d in range(10)]
+POSTS = [f"post_{n}" for n in range(1, 5)]  # the MVSA sentiment demo's photographs
 
 
 def test_names_and_paths():
-    assert sample_names("image") == sorted(PHOTOS + DIGITS + ["blue_circle"])
+    assert sample_names("image") == sorted(PHOTOS + DIGITS + POSTS + ["blue_circle"])
     assert sample_names("audio") == DIGITS
     assert sample_path("digit_7", "image") == SAMPLES / "avdigits" / "digit_7.png"
     assert sample_path("digit_7", "audio") == SAMPLES / "avdigits" / "digit_7.wav"

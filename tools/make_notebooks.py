@@ -93,7 +93,7 @@ this strong moves the inputs far from anything they were trained on."""),
 print(model.modalities, model.labels)
 before = model.evaluate_dataset(test)
 print(f"noisy test accuracy before fine-tuning: {before['accuracy']:.4f} "
-      f"(macro F1 {before['macro_f1']:.4f})")"""),
+      f"(macro F1 {before['f1_macro']:.4f})")"""),
     ("markdown", """## Fine-tune
 
 First train the fusion and heads with the backbones frozen (their BatchNorm statistics
