@@ -20,6 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 SCORES_PER_CHUNK = 1 << 18  # float32 scores per chunk and thread: 1 MiB
+BLOCK = 16  # rows whose maximum is compared with each query's k-th best score
+_OFFSETS = np.arange(BLOCK)
+ROW_BLOCK = 4  # whole rows (all queries) per maximum in the scaled search
 MIN_WORK_PER_PART = 1 << 24  # multiply-adds (~0.2 ms) below which one thread is faster
 PARTS_PER_THREAD = 1  # more parts balance threads under load but cost more than they save
 
@@ -58,8 +61,8 @@ def top_k(queries, corpus, k, threads=None, chunk_size=None):
     transposed = np.ascontiguousarray(queries.T)
 
     def scan(part):
-        return _scan(corpus, int(bounds[part]), int(bounds[part + 1]), transposed, k,
-                     chunk)
+        return _scan(corpus, int(bounds[part]), int(bounds[part + 1]), queries, transposed,
+                     k, chunk)
 
     with _single_threaded_blas():
         if parts == 1 or threads == 1:
@@ -74,53 +77,127 @@ def top_k(queries, corpus, k, threads=None, chunk_size=None):
     return best_scores.reshape(batch, k), best_rows.reshape(batch, k)
 
 
-def _scan(corpus, start, stop, transposed, k, chunk):
-    """Top-k candidates `(query, score, row)` of rows `start:stop`, one chunk at a time."""
-    batch = transposed.shape[1]
+def _scan(corpus, start, stop, queries, transposed, k, chunk):
+    """Top-k candidates `(query, score, row)` of rows `start:stop`, one chunk at a time.
+
+    Chunk products only find candidates; each candidate's score is then computed again,
+    row by row (`_rescore`), so every score kept comes from the same computation
+    whichever product found it (ties stay ties). `slack` bounds the difference between
+    the two computations of a score (float32 rounding, any summation order)."""
+    batch, dim = queries.shape
     chunk = min(chunk, stop - start)
     scores = np.empty((chunk, batch), np.float32)
-    peak = np.empty(batch, np.float32)
-    buffer = np.empty((chunk, transposed.shape[0]), np.float32) if corpus.decodes else None
-    pool = _Pool(batch, k)
+    peaks = np.empty((chunk // BLOCK, batch), np.float32)
+    buffer = np.empty((chunk, dim), np.float32) if corpus.decodes else None
+    gamma = (dim + 1) * 2.0 ** -24 / (1 - (dim + 1) * 2.0 ** -24)
+    slack = (4 * gamma * corpus.max_norm * np.linalg.norm(queries, axis=1)).astype(
+        np.float32)
+    pool, scaled = _Pool(batch, k), None
     for position in range(start, stop, chunk):
         count = min(chunk, stop - position)
-        part = scores[:count]
-        np.matmul(corpus.rows(position, position + count, buffer), transposed, out=part)
+        part, rows = scores[:count], corpus.rows(position, position + count, buffer)
         if position == start:
-            pool.add(*_above(part, _first_threshold(part, k), position))
-            pool.trim()
-            continue
-        np.max(part, axis=0, out=peak)
-        pool.add(*_above(part, pool.threshold, position, peak))
-        pool.trim_if_full()
+            np.matmul(rows, transposed, out=part)
+            query, row = _above(part, _first_threshold(part, k) - 2 * slack)
+        elif scaled is not None:  # every threshold > 0: scores / threshold > 1 - cut
+            np.matmul(rows, scaled[0], out=part)
+            query, row = _rows_above(part, scaled[1])
+        else:
+            np.matmul(rows, transposed, out=part)
+            query, row = _blocks_above(part, peaks, pool.threshold - slack)
+        if len(query):
+            score = _rescore(rows, row, queries, query)
+            keep = score > pool.threshold[query]
+            pool.add(query[keep], score[keep], row[keep] + position)
+        if (pool.trim() if position == start else pool.trim_if_full()):
+            scaled = _scaled(transposed, pool.threshold, slack)
     pool.trim()
     return pool.queries, pool.scores, pool.rows
+
+
+def _rescore(rows, row, queries, query):
+    return np.einsum("ij,ij->i", rows[row], queries[query])
+
+
+def _scaled(transposed, threshold, slack):
+    """`(queries^T / threshold, cut)` for the scaled search, when every threshold is
+    positive and the slack is small next to it; None otherwise."""
+    if not (threshold > 0).all():
+        return None
+    margin = float((slack / threshold).max())
+    if margin > 1e-3:
+        return None
+    return transposed / threshold, np.float32(1 - margin)
 
 
 def _first_threshold(part, k, blocks_per_k=4):
     """A lower bound of each query's k-th best score in `part` [rows, queries]: the k-th
     largest of the maxima of `blocks_per_k * k` blocks of rows (k distinct rows score at
-    least that much), minus one ulp so that `x > bound` keeps ties."""
+    least that much)."""
     count, batch = part.shape
     if count <= k:
         return np.full(batch, -np.inf, np.float32)
     blocks = min(count, blocks_per_k * k)
     size = count // blocks
     peaks = part[:blocks * size].reshape(blocks, size, batch).max(axis=1)
-    bound = np.partition(peaks, blocks - k, axis=0)[blocks - k]
-    return np.nextafter(bound, np.float32(-np.inf))
+    return np.partition(peaks, blocks - k, axis=0)[blocks - k]
 
 
-def _above(part, threshold, position, peak=None):
-    """`(query, score, row)` of the scores in `part` [rows, queries] above their query's
-    threshold; only the queries whose `peak` (column maximum) beats it are looked at."""
-    hit = np.flatnonzero(peak > threshold) if peak is not None else np.arange(len(threshold))
-    if not len(hit):
-        return ()
-    rows = part.T[hit]  # [hits, rows]: one copy of the few columns that matter
-    found = np.flatnonzero(rows > threshold[hit, None])
-    which, row = np.divmod(found, part.shape[0])
-    return hit[which], rows.ravel()[found], row + position
+def _above(part, threshold):
+    """`(query, row)` of every score in `part` [rows, queries] at or above its query's
+    threshold, by query then row."""
+    found = np.flatnonzero(part.T >= threshold[:, None])
+    return np.divmod(found, part.shape[0])
+
+
+def _rows_above(part, cut):
+    """`(query, row)` of the scores in `part` [rows, queries] above one `cut`, looking
+    only into the blocks of BLOCK whole rows (contiguous) whose maximum beats it."""
+    count, batch = part.shape
+    width = ROW_BLOCK * batch
+    flat = part.reshape(-1)
+    blocks = count // ROW_BLOCK
+    hot = np.flatnonzero(flat[:blocks * width].reshape(blocks, width).max(axis=1) > cut)
+    found = []
+    if len(hot):
+        within = np.flatnonzero(flat[:blocks * width].reshape(blocks, width)[hot] > cut)
+        block, offset = np.divmod(within, width)
+        found.append(hot[block] * width + offset)
+    if blocks * ROW_BLOCK < count:
+        found.append(np.flatnonzero(flat[blocks * width:] > cut) + blocks * width)
+    if not found:
+        return _NONE
+    row, query = np.divmod(np.concatenate(found), batch)
+    return query, row
+
+
+def _blocks_above(part, peaks, threshold):
+    """`(query, row)` of the scores in `part` [rows, queries] above their query's
+    threshold, looking only into the blocks of BLOCK rows whose maximum for the query
+    beats it; by block, then query, then row."""
+    count, batch = part.shape
+    blocks = count // BLOCK
+    found_queries, found_rows = [], []
+    if blocks:
+        np.max(part[:blocks * BLOCK].reshape(blocks, BLOCK, batch), axis=1,
+               out=peaks[:blocks])
+        # flatnonzero + divmod: 2-D np.nonzero costs 4x more at these sizes.
+        block, query = np.divmod(np.flatnonzero(peaks[:blocks] > threshold), batch)
+        rows = block[:, None] * BLOCK + _OFFSETS  # [found blocks, BLOCK]
+        values = part[rows, query[:, None]]
+        which, offset = np.divmod(np.flatnonzero(values > threshold[query, None]), BLOCK)
+        found_queries.append(query[which])
+        found_rows.append(rows[which, offset])
+    if blocks * BLOCK < count:
+        row, query = np.divmod(np.flatnonzero(part[blocks * BLOCK:] > threshold), batch)
+        found_queries.append(query)
+        found_rows.append(row + blocks * BLOCK)
+    if not found_queries:
+        return _NONE
+    return np.concatenate(found_queries), np.concatenate(found_rows)
+
+
+_NONE = (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 class _Pool:
@@ -141,18 +218,20 @@ class _Pool:
             self.pending_count += len(found[0])
 
     def trim_if_full(self):
-        # Trimming costs a sort: wait until the new candidates are worth it.
+        """Trims once the new candidates are worth a sort; True if it did."""
         if self.pending_count > self.batch * self.k:
-            self.trim()
+            return self.trim()
+        return False
 
     def trim(self):
         if not self.pending:
-            return
+            return False
         queries, scores, rows = (np.concatenate([old] + list(new)) for old, new in zip(
             (self.queries, self.scores, self.rows), zip(*self.pending)))
         self.pending, self.pending_count = [], 0
         self.queries, self.scores, self.rows, self.threshold = _best(
             queries, scores, rows, self.batch, self.k)
+        return True
 
 
 def _best(queries, scores, rows, batch, k):

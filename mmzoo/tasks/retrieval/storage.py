@@ -44,6 +44,18 @@ class Float32Rows:
     def rows(self, start, stop, out=None):
         return self.values[start:stop]
 
+    @property
+    def max_norm(self):
+        """The largest L2 norm of a stored row (as served by `rows`), computed once."""
+        if getattr(self, "_max_norm", None) is None:
+            step = 1 << 16
+            buffer = np.empty((min(step, len(self)), self.dim), np.float32)
+            self._max_norm = max(
+                float(np.sqrt(np.einsum("ij,ij->i", rows, rows).max()))
+                for rows in (self.rows(start, min(start + step, len(self)), buffer)
+                             for start in range(0, len(self), step)))
+        return self._max_norm
+
     def dense(self):
         view = self.values.view()
         view.flags.writeable = False
