@@ -71,8 +71,9 @@ class RetrievalPipeline:
                 "carry no meaning.", stacklevel=2)
         return self.model.embed("text", ids, batch_size)
 
-    def index(self, images=None, texts=None, batch_size=None, verbose=1):
-        """An `mmzoo.retrieval.Index` of a corpus of images or of texts."""
+    def index(self, images=None, texts=None, batch_size=None, verbose=1, **options):
+        """An `mmzoo.retrieval.Index` of a corpus of images or of texts; `options`
+        (storage="int8", backend="faiss", ...) go to the `Index`."""
         if (images is None) == (texts is None):
             raise ValueError("Pass exactly one corpus: images=[...] or texts=[...].")
         modality = "image" if images is not None else "text"
@@ -82,7 +83,7 @@ class RetrievalPipeline:
         return Index.from_corpus(
             corpus, embed, modality, batch_size or (32 if images is not None else 256),
             metadata={"model": self.model.name, "embed_dim": self.model.embed_dim},
-            verbose=verbose)
+            verbose=verbose, **options)
 
     def search(self, text=None, image=None, images=None, texts=None, index=None, k=5,
                verbose=0):
