@@ -25,12 +25,12 @@ def _range(row, name):
 
 def tables(rows):
     lines = [
-        "Exact top-10, queries in batches of 256, 2 threads on both sides: queries/s, "
-        "median of the alternating runs (slowest-fastest run in brackets):",
+        ("Exact top-10, queries in batches of 256, 2 threads on both sides: queries/s, "
+        "median of the alternating runs (slowest-fastest run in brackets):"),
         "",
-        "| corpus | mmzoo `Index` | faiss `IndexFlatIP`, BLAS path | mmzoo / faiss BLAS | "
+        ("| corpus | mmzoo `Index` | faiss `IndexFlatIP`, BLAS path | mmzoo / faiss BLAS | "
         "faiss default | faiss BLAS path, TensorFlow in its process | mmzoo GFLOP/s | "
-        "same top-10 ids | load average |",
+        "same top-10 ids | load average |"),
         "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         gflops = 2 * r["mmzoo"]["queries_per_s"] * r["size"] * r["dim"] / 1e9
@@ -43,10 +43,10 @@ def tables(rows):
             f"{'-' if same is None else f'{same:.1%}'} | "
             f"{r['load_average'][0]} / {r['load_average'][1]} |")
     lines += [
-        "", "One thread on both sides (batch 256), and one query at a time (`search` "
-        "called once per query, 2 threads):", "",
-        "| corpus | mmzoo, 1 thread | faiss BLAS path, 1 thread | ratio | "
-        "mmzoo, single queries | faiss, single queries | ratio |",
+        "", ("One thread on both sides (batch 256), and one query at a time (`search` "
+        "called once per query, 2 threads):"), "",
+        ("| corpus | mmzoo, 1 thread | faiss BLAS path, 1 thread | ratio | "
+        "mmzoo, single queries | faiss, single queries | ratio |"),
         "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
@@ -55,8 +55,8 @@ def tables(rows):
             f"{_ratio(r, 'mmzoo_1thread', 'faiss_blas_1thread')} | {_qps(r, 'mmzoo_1')} | "
             f"{_qps(r, 'faiss_1')} | {_ratio(r, 'mmzoo_1', 'faiss_1')} |")
     lines += [
-        "", "Options for corpora that outgrow exact search (queries/s at batch 256, 2 "
-        "threads; memory: what the index holds; recall@10 against the exact top-10):", "",
+        "", ("Options for corpora that outgrow exact search (queries/s at batch 256, 2 "
+        "threads; memory: what the index holds; recall@10 against the exact top-10):"), "",
         "| corpus | `Index(...)` | memory | build | queries/s | recall@10 |",
         "|---|---|---|---|---|---|"]
     for r in rows:
@@ -70,8 +70,8 @@ def tables(rows):
                 f"{case['build_seconds']} s | {_qps(r, name)} | "
                 f"{case.get('recall_at_10', '-')} |")
     lines += [
-        "", "Memory (float32, RSS above the process with TensorFlow loaded: once built, and "
-        "the peak over building, searching a batch of 256, saving and loading) and files:",
+        "", ("Memory (float32, RSS above the process with TensorFlow loaded: once built, and "
+        "the peak over building, searching a batch of 256, saving and loading) and files:"),
         "", "| corpus | embeddings | RSS steady / peak | save / load | file |",
         "|---|---|---|---|---|"]
     for r in rows:
