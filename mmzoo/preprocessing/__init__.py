@@ -22,6 +22,7 @@ from mmzoo.preprocessing.text import (
     as_string_batch,
     check_vocabulary,
     text_vectorizer,
+    vectorize,
     vocabulary_of,
 )
 from mmzoo.preprocessing.wordpiece import WordPieceTokenizer
@@ -46,6 +47,7 @@ __all__ = [
     "resize",
     "text_vectorizer",
     "to_rgb",
+    "vectorize",
     "vocabulary_of",
     "WordPieceTokenizer",
 ]

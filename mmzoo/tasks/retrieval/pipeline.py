@@ -121,7 +121,7 @@ class RetrievalPipeline:
         texts = self.embed_texts([hypothesis_template.format(label) for label in labels])
         logits = np.asarray(self.model.similarity_logits(self.embed_images(image), texts),
                             np.float64)
-        if self.model.get_config()["loss"] == "sigmoid":
+        if self.model.loss_type == "sigmoid":
             scores = 1.0 / (1.0 + np.exp(-logits))
         else:
             scores = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -28,7 +28,7 @@ class VQAPipeline:
         top_k = checks.integer(top_k, "top_k", minimum=1)
         batched = is_batch(question, 1) or is_batch(image, 4)
         inputs = self.model.preprocess(image=image, question=question)
-        scores = np.asarray(self.model(inputs, training=False))
+        scores = np.asarray(self.model.infer(inputs))
         answers = self.model.answers
         results = [
             [{"answer": answers[i], "score": float(row[i])}
