@@ -102,7 +102,8 @@ def has_vocabulary(vectorizer):
     if has_fixed_vocabulary(vectorizer):
         return True
     try:
-        return int(vectorizer.vocabulary_size()) > RESERVED_TOKENS
+        with tf.init_scope():  # eager even while a function is being traced
+            return int(vectorizer.vocabulary_size()) > RESERVED_TOKENS
     except Exception:  # an unadapted lookup table raises on read
         return False
 

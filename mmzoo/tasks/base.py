@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from mmzoo.preprocessing.text import check_vocabulary, has_fixed_vocabulary, vocabulary_of
 from mmzoo.tasks.building import INITIALIZER_OPTIONS, built_under_dtype_policy
-from mmzoo.tasks.compiled import run_compiled
+from mmzoo.tasks.compiled import encoded_batch, run_compiled, run_encoded
 from mmzoo.tasks.feature_cache import fit_with_cached_features
 from mmzoo.tasks.inputs import check_arrays, graph_checks, is_symbolic
 
@@ -234,6 +234,25 @@ class Task(keras.Model):
         >>> model.infer({"image": pixels, "audio": waves})   # == model(x), compiled
         """
         return run_compiled(self, self.standardize_inputs(inputs))
+
+    def infer_raw(self, **raw):
+        """`infer(preprocess(**raw))`, the pipelines' call: in one compiled call with
+        the decoding inside (as the exported SavedModel's `serve`) when every input is
+        encoded (file paths, bytes, strings, or equal-length lists of them); through
+        `preprocess`, whose errors name the input, for anything else and for inputs
+        the graph rejects.
+
+        >>> model.infer_raw(image="seven.png", audio="seven.wav")   # [1, classes]
+        """
+        batch = encoded_batch(self, raw)
+        if batch is not None:
+            for name in set(batch) & set(self.text_vectorizers):
+                check_vocabulary(self.text_vectorizers[name], type(self).__name__)
+            try:
+                return run_encoded(self, batch)
+            except tf.errors.InvalidArgumentError:
+                pass  # bad bytes: `preprocess` below raises the ValueError naming them
+        return self.infer(self.preprocess(**raw))
 
     def call(self, inputs, training=None, mask=None):
         if isinstance(inputs, dict) and not is_symbolic(inputs):
