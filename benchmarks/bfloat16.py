@@ -28,7 +28,6 @@ import statistics
 import time
 
 import numpy as np
-import tensorflow as tf
 from latency import machine  # benchmarks/ is on sys.path
 from readme_block import replace_block
 from results_file import save_results
@@ -130,9 +129,9 @@ def measure(key, entry, data_dir, max_examples, repeats, batches):
 
 
 def table(results):
-    lines = ["| model (weights) | data, split (examples) | metric | float32 | bfloat16 | "
+    lines = [("| model (weights) | data, split (examples) | metric | float32 | bfloat16 | "
              "top-1 changed | batch 1: float32 / bfloat16 ms (speed-up) | batch 32: "
-             "float32 / bfloat16 ms (speed-up) |", "|---|---|---|---|---|---|---|---|"]
+             "float32 / bfloat16 ms (speed-up) |"), "|---|---|---|---|---|---|---|---|"]
     for key, row in results.items():
         if key == "machine":
             continue

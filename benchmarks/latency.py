@@ -1,11 +1,12 @@
 """Latency where a user waits: pipeline, `predict`, `model(x)`, the compiled call and the
 exported SavedModel of each task family, at batch 1 and a small batch.
 
-    python benchmarks/latency.py [--repeats 30] [--batches 1 8] [--presets vqa_san ...]
+    python benchmarks/latency.py [--repeats 30] [--batches 1 8]
+                                 [--presets vqa_san/easy_vqa ...]
 
-Each preset runs with its shipped weights (`sentiment_late` avdigits, `vqa_san`
-easy_vqa, `caption_sat` flickr8k, `retrieval_dual_encoder` flickr8k, and
-`sentiment_early` mvsa_single when those weights ship) on bundled samples:
+Each preset runs with shipped weights (`sentiment_late` mvsa_single and avdigits,
+`vqa_san` easy_vqa, `caption_sat` flickr8k, `retrieval_dual_encoder` flickr8k) on the
+bundled samples (`mmzoo/samples`):
 
 - `pipeline`: `mmzoo.pipeline(...)` on file paths (and strings), as in the README;
   file reading and decoding included. Captioning: beam search with the config's
@@ -47,16 +48,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "latency.json"
 SAMPLES = ROOT / "mmzoo" / "samples"
 LABELS = ["a photo of a cup of coffee.", "a photo of a dog."]
-PRESETS = {  # preset -> (weights, raw inputs of one example)
-    "sentiment_late": ("avdigits", {"image": SAMPLES / "avdigits" / "digit_7.png",
-                                    "audio": SAMPLES / "avdigits" / "digit_7.wav"}),
-    "sentiment_early": ("mvsa_single", {
+PRESETS = {  # "preset/weights" -> raw inputs of one example
+    "sentiment_late/mvsa_single": {
         "text": (SAMPLES / "mvsa" / "post_1.txt").read_text().strip(),
-        "image": SAMPLES / "mvsa" / "post_1.jpg"}),
-    "vqa_san": ("easy_vqa", {"image": SAMPLES / "avdigits" / "digit_7.png",
-                             "question": "what color is the shape?"}),
-    "caption_sat": ("flickr8k", {"image": SAMPLES / "mvsa" / "post_1.jpg"}),
-    "retrieval_dual_encoder": ("flickr8k", {"image": SAMPLES / "mvsa" / "post_1.jpg"}),
+        "image": SAMPLES / "mvsa" / "post_1.jpg"},
+    "sentiment_late/avdigits": {"image": SAMPLES / "avdigits" / "digit_7.png",
+                                "audio": SAMPLES / "avdigits" / "digit_7.wav"},
+    "vqa_san/easy_vqa": {"image": SAMPLES / "easy_vqa" / "blue_circle.png",
+                         "question": "what color is the shape?"},
+    "caption_sat/flickr8k": {"image": SAMPLES / "mvsa" / "post_1.jpg"},
+    "retrieval_dual_encoder/flickr8k": {"image": SAMPLES / "mvsa" / "post_1.jpg"},
 }
 COLUMNS = ["pipeline", "savedmodel", "infer", "serve_tensors", "predict",
            "keras_predict", "model_x"]
@@ -119,8 +120,9 @@ def alternate(calls, repeats):
             for name, values in times.items()}
 
 
-def measure(preset, batches, repeats):
-    weights, raw = PRESETS[preset]
+def measure(key, batches, repeats):
+    preset, weights = key.split("/")
+    raw = PRESETS[key]
     model = mmzoo.load(preset, weights=weights)
     pipe = mmzoo.pipeline(model)
     started = time.perf_counter()
@@ -144,7 +146,8 @@ def measure(preset, batches, repeats):
 def machine():
     flags = ""
     if os.path.exists("/proc/cpuinfo"):
-        flags = next((line for line in open("/proc/cpuinfo") if line.startswith("flags")), "")
+        with open("/proc/cpuinfo") as info:
+            flags = next((line for line in info if line.startswith("flags")), "")
     return {"processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "tensorflow": tf.__version__,
             "avx512_bf16": "avx512_bf16" in flags.split(),
@@ -152,10 +155,12 @@ def machine():
 
 
 def table(results):
-    cell = lambda v: f"{v['median_ms']:,.1f} ({v['p95_ms']:,.1f})"  # noqa: E731
-    lines = ["| preset (weights) | batch | pipeline | SavedModel (raw) | pipeline / "
+    def cell(v):
+        return f"{v['median_ms']:,.1f} ({v['p95_ms']:,.1f})"
+
+    lines = [("| preset (weights) | batch | pipeline | SavedModel (raw) | pipeline / "
              "SavedModel | `infer` | SavedModel (tensors) | `predict` | Keras `predict` "
-             "| `model(x)` | pipeline first call |",
+             "| `model(x)` | pipeline first call |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, entry in results.items():
         if key == "machine":
@@ -178,11 +183,12 @@ def main():
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
     args = parser.parse_args()
     new = {"machine": machine()}
-    for preset in args.presets:
-        if PRESETS[preset][0] not in shipped_weights(preset):
-            print(f"skipping {preset}: no {PRESETS[preset][0]} weights shipped")
+    for key in args.presets:
+        preset, weights = key.split("/")
+        if weights not in shipped_weights(preset):
+            print(f"skipping {key}: no {weights} weights shipped")
             continue
-        new[preset] = measure(preset, args.batches, args.repeats)
+        new[key] = measure(key, args.batches, args.repeats)
     results = save_results(RESULTS, new)
     replace_block("latency", table(results))
 

@@ -111,7 +111,7 @@ def check_clip_length(num_samples, min_samples, name="audio", index=None):
             "down-mix it first (audio.mean(axis=1)) or pass it in a list.")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled_wav_decoder(sample_rate, num_samples=None):
     """`decode_wav(data, sample_rate, num_samples)` traced once (eagerly its ops and
     conditions cost ~5 ms per clip)."""

@@ -80,7 +80,7 @@ def to_rgb(array, name="image"):
     return array[..., :3].astype(np.float32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled_decoder(size):
     """`decode_image(data, size)` traced once (eagerly its ops cost ~1.5 ms)."""
     return tf.function(lambda data: decode_image(data, size),

@@ -132,7 +132,7 @@ def has_vocabulary(vectorizer):
     try:
         with tf.init_scope():  # eager even while a function is being traced
             return int(vectorizer.vocabulary_size()) > RESERVED_TOKENS
-    except Exception:  # an unadapted lookup table raises on read
+    except Exception:  # noqa: BLE001 (an unadapted lookup table raises on read)
         return False
 
 

@@ -74,7 +74,7 @@ def dtype_policy_scope(dtype):
         keras.config.set_dtype_policy(previous)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def native_bfloat16():
     """True where bfloat16 arithmetic is native: a GPU, or a CPU with AVX512-BF16 or
     AMX-BF16 (TensorFlow's oneDNN kernels use them); False for a Linux CPU without

@@ -49,7 +49,7 @@ def test_predict_on_a_small_batch_is_compiled_and_equals_keras_predict(preset, r
     expected = keras.Model.predict(model, {k: v for k, v in inputs.items()}, verbose=0)
     for batch in (3, 1, 2, 3):
         predicted = model.predict(_first(inputs, batch), verbose=0)
-        _assert_close(predicted, keras.tree.map_structure(lambda e: e[:batch], expected))
+        _assert_close(predicted, keras.tree.map_structure(lambda e, n=batch: e[:n], expected))
     assert keras.tree.map_structure(lambda p: isinstance(p, np.ndarray), predicted)
     assert tracing_count(model) == 1  # the predict step, traced once
     # More examples than one batch go through Keras' own loop (and agree).

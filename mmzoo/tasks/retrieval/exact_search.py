@@ -1,14 +1,17 @@
 """Exact top-k by inner product over a corpus, on NumPy's BLAS, without TensorFlow.
 
 The corpus is scanned in chunks of rows: one float32 matrix product per chunk
-(`chunk @ queries^T`, about 1 MiB of scores, so they stay in the core's cache), then each
-query's maximum over the chunk is compared with its running k-th best score: only the
-queries it beats are looked at again (their few scores above it become candidates), so
-the top-k costs one pass over the scores instead of a partition or a sort. The corpus
-is split into one contiguous range of rows per thread; each thread runs a
-single-threaded BLAS (`threadpoolctl`). That is faster than one multi-threaded product
-per chunk, and much faster when the cores are shared with other work: no thread waits
-for another at every product.
+(`chunk @ queries^T`, about 1 MiB of scores, so they stay in the core's cache), then the
+maximum of each block of 16 rows is compared with each query's running k-th best score
+(once every query's is positive: one cut on the scores divided by it, over blocks of
+whole rows); only the blocks that beat it are looked at again, so the top-k costs about
+one pass over the scores instead of a partition or a sort. Each candidate's score is
+then computed again row by row, so every kept score comes from the same computation
+whichever product found it (the products' float32 rounding is bounded and allowed
+for). The corpus is split into one contiguous range of rows per thread; each thread
+runs a single-threaded BLAS (`threadpoolctl`). That is faster than one multi-threaded
+product per chunk, and much faster when the cores are shared with other work: no thread
+waits for another at every product.
 
 >>> scores, rows = top_k(queries, Float32Rows.encode(corpus), k=10)   # storage.py
 """
