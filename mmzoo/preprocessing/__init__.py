@@ -23,6 +23,7 @@ from mmzoo.preprocessing.text import (
     as_string_batch,
     check_vocabulary,
     text_vectorizer,
+    vectorize,
     vocabulary_of,
 )
 from mmzoo.preprocessing.wordpiece import WordPieceTokenizer
@@ -49,6 +50,7 @@ __all__ = [
     "sample_path",
     "text_vectorizer",
     "to_rgb",
+    "vectorize",
     "vocabulary_of",
     "WordPieceTokenizer",
 ]

@@ -7,6 +7,7 @@ Clips are zero-padded or cut to a fixed number of samples so they batch.
 (8000,)
 """
 
+import functools
 import os
 
 import numpy as np
@@ -110,6 +111,14 @@ def check_clip_length(num_samples, min_samples, name="audio", index=None):
             "down-mix it first (audio.mean(axis=1)) or pass it in a list.")
 
 
+@functools.cache
+def compiled_wav_decoder(sample_rate, num_samples=None):
+    """`decode_wav(data, sample_rate, num_samples)` traced once (eagerly its ops and
+    conditions cost ~5 ms per clip)."""
+    return tf.function(lambda data: decode_wav(data, sample_rate, num_samples),
+                       input_signature=[tf.TensorSpec((), tf.string)])
+
+
 def load_audio(audio, sample_rate, num_samples=None, name="audio", min_samples=None):
     """One clip from a WAV path, WAV bytes or an array already at `sample_rate`: 1-D
     mono, or 2-D `[samples, channels]` (averaged to mono, as WAV decoding does);
@@ -118,7 +127,7 @@ def load_audio(audio, sample_rate, num_samples=None, name="audio", min_samples=N
         audio = read_file(audio, name, "audio")
     if isinstance(audio, bytes):
         try:
-            return decode_wav(audio, sample_rate, num_samples).numpy()
+            return compiled_wav_decoder(sample_rate, num_samples)(audio).numpy()
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(
                 f"'{name}' could not be decoded as a 16-bit PCM WAV file with at least "

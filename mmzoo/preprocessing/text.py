@@ -9,6 +9,8 @@ folder and the SavedModel.
 >>> vectorizer(["a red square"])  # [[2, 3, 4, 0, 0, 0, 0, 0]] (ids depend on counts)
 """
 
+import weakref
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -85,6 +87,27 @@ def text_vectorizer(vocab_size, sequence_length, vocabulary=None, name="text_vec
     )
 
 
+# tokenizer layer -> (its lookup table when traced, tf.function); see `vectorize`.
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def vectorize(tokenizer, texts):
+    """`tokenizer(texts)` as int32 numpy ids `[B, T]`, through a `tf.function` kept per
+    tokenizer (an eager `TextVectorization` call costs ~7 ms, the traced one ~0.5 ms).
+    A new vocabulary (`adapt`, which builds a new lookup table) is traced anew.
+
+    >>> vectorize(model.text_vectorizer, ["a red circle"])   # [[4, 2, 9, 0, ...]]
+    """
+    table = getattr(getattr(tokenizer, "_lookup_layer", None), "lookup_table", None)
+    cached = _COMPILED.get(tokenizer)
+    if cached is None or cached[0] is not table:
+        reference = weakref.ref(tokenizer)
+        function = tf.function(lambda strings: tf.cast(reference()(strings), tf.int32),
+                               input_signature=[tf.TensorSpec((None,), tf.string)])
+        cached = _COMPILED[tokenizer] = (table, function)
+    return cached[1](texts).numpy()
+
+
 def has_fixed_vocabulary(tokenizer):
     """True for tokenizers whose vocabulary comes with a pretrained backbone (WordPiece);
     they need no `adapt` and their vocabulary is not a model argument."""
@@ -102,9 +125,20 @@ def vocabulary_of(vectorizer):
     return [str(word) for word in words]
 
 
+def has_vocabulary(vectorizer):
+    """True once the tokenizer has words (cheap: the table's size, not its words)."""
+    if has_fixed_vocabulary(vectorizer):
+        return True
+    try:
+        with tf.init_scope():  # eager even while a function is being traced
+            return int(vectorizer.vocabulary_size()) > RESERVED_TOKENS
+    except Exception:  # noqa: BLE001 (an unadapted lookup table raises on read)
+        return False
+
+
 def check_vocabulary(vectorizer, owner="this model"):
     """Raises a ValueError explaining how to get a vocabulary when there is none."""
-    if not has_fixed_vocabulary(vectorizer) and not vocabulary_of(vectorizer):
+    if not has_vocabulary(vectorizer):
         raise ValueError(
             f"The text vocabulary of {owner} is empty. Load trained weights "
             "(mmzoo.load(name, weights=...)) or build one from your texts with "

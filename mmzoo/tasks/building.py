@@ -9,6 +9,7 @@ options as configs keep them, text tokenizers, per-model dtype policies, default
 import contextlib
 import functools
 import inspect
+import warnings
 
 import keras
 
@@ -73,6 +74,32 @@ def dtype_policy_scope(dtype):
         keras.config.set_dtype_policy(previous)
 
 
+@functools.cache
+def native_bfloat16():
+    """True where bfloat16 arithmetic is native: a GPU, or a CPU with AVX512-BF16 or
+    AMX-BF16 (TensorFlow's oneDNN kernels use them); False for a Linux CPU without
+    them, where oneDNN emulates bfloat16 and it runs slower than float32; None when
+    the CPU cannot be read."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return None
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags)) if flags else None
+
+
+def _warn_if_emulated(dtype):
+    if dtype is not None and "bfloat16" in str(dtype) and native_bfloat16() is False:
+        warnings.warn(
+            f"dtype={dtype!r}: this CPU has no native bfloat16 (AVX512-BF16 or AMX-BF16), "
+            "so bfloat16 is emulated and runs slower than float32 here; it pays off on "
+            "CPUs that have it and on GPUs (see benchmarks/README.md).", stacklevel=2)
+
+
 def built_under_dtype_policy(init):
     """Wraps a task's `__init__` so that `dtype=` (KerasHub's per-model convention)
     applies to every layer the task builds, and is kept in its config."""
@@ -82,6 +109,7 @@ def built_under_dtype_policy(init):
         dtype = kwargs.get("dtype")
         if isinstance(dtype, dict):  # a serialized policy, from a config
             dtype = kwargs["dtype"] = dtype.get("config", {}).get("name")
+        _warn_if_emulated(dtype)
         with dtype_policy_scope(dtype):
             init(self, *args, **kwargs)
         self._explicit_dtype = dtype

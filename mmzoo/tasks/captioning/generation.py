@@ -114,7 +114,10 @@ class CaptionGeneration:
                 out = searching(images, seed)
                 return {**out, "captions": self.detokenize(out["tokens"], vocabulary)}
 
-            functions[key] = tf.function(run, reduce_retracing=True, autograph=False)
+            # One trace per option set, whatever the batch and image sizes.
+            functions[key] = tf.function(run, autograph=False, input_signature=[
+                tf.TensorSpec((None, None, None, 3), tf.float32),
+                tf.TensorSpec((), tf.int32)])
         return functions[key]
 
     def generate(self, images, max_length=None, num_beams=None, length_penalty=None,

@@ -26,8 +26,7 @@ class ClassificationPipeline:
     def __call__(self, text=None, image=None, audio=None, top_k=1):
         top_k = checks.integer(top_k, "top_k", minimum=1)
         batched = is_batch(text, 1) or is_batch(image, 4) or is_batch(audio, 2)
-        inputs = self.model.preprocess(text=text, image=image, audio=audio)
-        scores = np.asarray(self.model(inputs, training=False))
+        scores = np.asarray(self.model.infer_raw(text=text, image=image, audio=audio))
         labels = self.model.labels
         results = [
             [{"label": labels[i], "score": float(row[i])}

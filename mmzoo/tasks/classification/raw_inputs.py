@@ -17,6 +17,7 @@ from mmzoo.preprocessing import (
     load_audios,
     load_images,
     pcm_to_float,
+    vectorize,
 )
 
 
@@ -62,8 +63,7 @@ class ClassifierRawInputs:
         inputs = {}
         if text is not None:
             check_vocabulary(self.text_vectorizer)
-            inputs["text"] = self.text_vectorizer(as_string_batch(text)).numpy().astype(
-                "int32")
+            inputs["text"] = vectorize(self.text_vectorizer, as_string_batch(text))
         if image is not None:
             inputs["image"] = load_images(image, self.image_size)
         if audio is not None:

@@ -123,6 +123,7 @@ class Retriever(RetrieverRawInputs, Task):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.embed_dim = embed_dim
+        self.loss_type = loss  # "infonce" or "sigmoid": how logits become scores
         self.image_size = int(image_encoder.get_layer("image_backbone")
                               .get_layer("resize").height)
         self.text_vectorizer = text_tokenizer(text_backbone, options["text"], vocab_size,
@@ -206,13 +207,14 @@ class Retriever(RetrieverRawInputs, Task):
 
     @functools.cached_property
     def _encode_steps(self):
-        # cached_property writes to __dict__, outside Keras' attribute tracking.
-        return {
-            "image": tf.function(lambda x: self.image_encoder(x, training=False),
-                                 reduce_retracing=True),
-            "text": tf.function(lambda x: self.text_encoder(x, training=False),
-                                reduce_retracing=True),
-        }
+        # cached_property writes to __dict__, outside Keras' attribute tracking. One
+        # trace per tower: the signature is the tower's input (batch and sizes None).
+        def step(encoder):
+            spec = encoder.inputs[0]
+            return tf.function(lambda x: encoder(x, training=False),
+                               input_signature=[tf.TensorSpec(spec.shape, spec.dtype)])
+
+        return {"image": step(self.image_encoder), "text": step(self.text_encoder)}
 
     def embed(self, modality, inputs, batch_size=64):
         """numpy `[N, embed_dim]` embeddings of model inputs (pixels or ids) in batches."""
@@ -220,7 +222,8 @@ class Retriever(RetrieverRawInputs, Task):
             raise ValueError(f"modality must be one of {MODALITIES}, received {modality!r}.")
         self.check_inputs({modality: inputs})
         step = self._encode_steps[modality]
-        parts = [step(tf.convert_to_tensor(inputs[start:start + batch_size]))
+        dtype = step.input_signature[0].dtype
+        parts = [step(tf.cast(inputs[start:start + batch_size], dtype))
                  for start in range(0, len(inputs), batch_size)]
         return np.concatenate([np.asarray(p) for p in parts])
 
@@ -324,7 +327,7 @@ class Retriever(RetrieverRawInputs, Task):
             batch, per_image = captions.shape[0], captions.shape[1]
             ids = self.convert_inputs({"text": tf.reshape(captions, (-1,))})["text"]
             images.append(np.asarray(pixels))
-            texts.append(np.asarray(self._encode_steps["text"](ids)))
+            texts.append(np.asarray(self._encode_steps["text"](tf.cast(ids, tf.int32))))
             owners.append(count + np.repeat(np.arange(batch), per_image))
             count += batch
         if not images:

@@ -1,13 +1,16 @@
 """Raw inputs in, embeddings, rankings and zero-shot labels out, for retrievers."""
 
+import os
 import warnings
 
 import numpy as np
+import tensorflow as tf
 
 from mmzoo import checks
-from mmzoo.preprocessing import as_string_batch, is_batch
+from mmzoo.preprocessing import as_string_batch, check_vocabulary, is_batch, read_file
 from mmzoo.preprocessing.text import UNK_ID
 from mmzoo.reprs import pipeline_repr
+from mmzoo.tasks.retrieval.compiled import raw_logits
 from mmzoo.tasks.retrieval.index import Index
 
 
@@ -54,25 +57,14 @@ class RetrievalPipeline:
         vocabulary give a warning that counts them (their embedding is the [UNK]
         token's alone).
         """
-        if texts is None or (not isinstance(texts, (str, bytes)) and not len(texts)):
-            raise ValueError("'text' must be a string or a non-empty list of strings, "
-                             f"received {texts!r}.")
-        texts = as_string_batch(texts, "text")
-        blank = [i for i, text in enumerate(texts) if not text.strip()]
-        if blank:
-            raise ValueError(f"'text' {blank[0]} is empty or blank ({texts[blank[0]]!r}); "
-                             "every query and corpus text needs at least one word.")
+        texts = _checked_texts(texts)
         ids = self.model.preprocess(text=texts)["text"]
-        unknown = np.flatnonzero((ids > UNK_ID).sum(axis=1) == 0)
-        if len(unknown):
-            warnings.warn(
-                f"out_of_vocabulary: {len(unknown)} of {len(texts)} text(s) have no word in "
-                f"the model's vocabulary (first: {texts[unknown[0]]!r}); their embeddings "
-                "carry no meaning.", stacklevel=2)
+        _warn_out_of_vocabulary(ids, texts, stacklevel=3)
         return self.model.embed("text", ids, batch_size)
 
-    def index(self, images=None, texts=None, batch_size=None, verbose=1):
-        """An `mmzoo.retrieval.Index` of a corpus of images or of texts."""
+    def index(self, images=None, texts=None, batch_size=None, verbose=1, **options):
+        """An `mmzoo.retrieval.Index` of a corpus of images or of texts; `options`
+        (storage="int8", backend="faiss", ...) go to the `Index`."""
         if (images is None) == (texts is None):
             raise ValueError("Pass exactly one corpus: images=[...] or texts=[...].")
         modality = "image" if images is not None else "text"
@@ -82,7 +74,7 @@ class RetrievalPipeline:
         return Index.from_corpus(
             corpus, embed, modality, batch_size or (32 if images is not None else 256),
             metadata={"model": self.model.name, "embed_dim": self.model.embed_dim},
-            verbose=verbose)
+            verbose=verbose, **options)
 
     def search(self, text=None, image=None, images=None, texts=None, index=None, k=5,
                verbose=0):
@@ -123,10 +115,9 @@ class RetrievalPipeline:
             raise ValueError(f"hypothesis_template must contain '{{}}' where the label "
                              f"goes, received {hypothesis_template!r}.")
         batched = is_batch(image, 4)
-        texts = self.embed_texts([hypothesis_template.format(label) for label in labels])
-        logits = np.asarray(self.model.similarity_logits(self.embed_images(image), texts),
-                            np.float64)
-        if self.model.get_config()["loss"] == "sigmoid":
+        logits = np.asarray(self._logits(image, [hypothesis_template.format(label)
+                                                 for label in labels]), np.float64)
+        if self.model.loss_type == "sigmoid":
             scores = 1.0 / (1.0 + np.exp(-logits))
         else:
             scores = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -136,6 +127,48 @@ class RetrievalPipeline:
         results = [[{"label": labels[i], "score": float(row[i])}
                     for i in np.argsort(-row, kind="stable")[:top_k]] for row in scores]
         return results if batched else results[0]
+
+    def _logits(self, image, texts):
+        """`[images, texts]` logits: in one compiled call (decoding inside) for encoded
+        images (paths, bytes), else through `embed_images` / `embed_texts`."""
+        images = _as_list(image, batch_rank=4)
+        if len(images) and all(isinstance(item, (str, bytes, os.PathLike))
+                               for item in images):
+            texts = _checked_texts(texts)
+            check_vocabulary(self.model.text_vectorizer, type(self.model).__name__)
+            data = [item if isinstance(item, bytes) else read_file(item, "image", "image")
+                    for item in images]
+            try:
+                logits, ids = raw_logits(self.model, data, list(texts))
+            except tf.errors.InvalidArgumentError:
+                pass  # bad bytes: embed_images below raises the ValueError naming them
+            else:
+                _warn_out_of_vocabulary(ids, texts, stacklevel=4)
+                return logits
+        texts = self.embed_texts(texts)
+        return self.model.similarity_logits(self.embed_images(image), texts)
+
+
+def _checked_texts(texts):
+    """A non-empty array of non-blank strings, or a ValueError naming `'text'`."""
+    if texts is None or (not isinstance(texts, (str, bytes)) and not len(texts)):
+        raise ValueError("'text' must be a string or a non-empty list of strings, "
+                         f"received {texts!r}.")
+    texts = as_string_batch(texts, "text")
+    blank = [i for i, text in enumerate(texts) if not text.strip()]
+    if blank:
+        raise ValueError(f"'text' {blank[0]} is empty or blank ({texts[blank[0]]!r}); "
+                         "every query and corpus text needs at least one word.")
+    return texts
+
+
+def _warn_out_of_vocabulary(ids, texts, stacklevel):
+    unknown = np.flatnonzero((ids > UNK_ID).sum(axis=1) == 0)
+    if len(unknown):
+        warnings.warn(
+            f"out_of_vocabulary: {len(unknown)} of {len(texts)} text(s) have no word in "
+            f"the model's vocabulary (first: {texts[unknown[0]]!r}); their embeddings "
+            "carry no meaning.", stacklevel=stacklevel)
 
 
 def _as_list(values, batch_rank):

@@ -13,6 +13,7 @@ from mmzoo.preprocessing import (
     check_vocabulary,
     decode_images,
     load_images,
+    vectorize,
 )
 from mmzoo.preprocessing.text import UNK_ID
 from mmzoo.tasks.inputs import graph_checks
@@ -33,8 +34,7 @@ class RetrieverRawInputs:
         inputs = {}
         if text is not None:
             check_vocabulary(self.text_vectorizer)
-            inputs["text"] = self.text_vectorizer(as_string_batch(text)).numpy().astype(
-                "int32")
+            inputs["text"] = vectorize(self.text_vectorizer, as_string_batch(text))
         if image is not None:
             inputs["image"] = load_images(image, self.image_size)
         if not inputs:

@@ -42,6 +42,7 @@ from mmzoo.preprocessing import (
     check_vocabulary,
     decode_images,
     load_images,
+    vectorize,
 )
 from mmzoo.registry import FUSIONS, TASKS
 from mmzoo.tasks.base import Task
@@ -272,13 +273,12 @@ class VQA(Task):
         Returns `(scores [N, A], answers [N] str, relational [N] bool or None)`; the
         `relational` flag (Sort-of-CLEVR) is read from the raw inputs.
         """
-        step = tf.function(lambda x: self(x, training=False), reduce_retracing=True)
         scores, answers, relational = [], [], []
         for element in dataset:
             if not isinstance(element, tuple) or len(element) < 2:
                 raise ValueError("evaluate_dataset needs (inputs, answer) elements.")
             inputs, labels = element[0], element[1]
-            scores.append(np.asarray(step(self.convert_inputs(inputs))))
+            scores.append(np.asarray(self.infer_converted(inputs)))
             answers.append(_as_answer_strings(labels.numpy(), self.answers))
             if isinstance(inputs, dict) and "relational" in inputs:
                 relational.append(np.asarray(inputs["relational"]).astype(bool))
@@ -324,7 +324,7 @@ class VQA(Task):
         questions = as_string_batch(question, "question")
         if len(questions) == 0:
             raise ValueError("'question' is an empty batch; pass at least one string.")
-        ids = self.question_vectorizer(questions).numpy().astype("int32")
+        ids = vectorize(self.question_vectorizer, questions)
         inputs = {"question": ids}
         if image is not None:
             images = load_images(image, self.image_size)

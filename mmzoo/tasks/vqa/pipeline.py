@@ -31,8 +31,7 @@ class VQAPipeline:
     def __call__(self, image=None, question=None, top_k=1):
         top_k = checks.integer(top_k, "top_k", minimum=1)
         batched = is_batch(question, 1) or is_batch(image, 4)
-        inputs = self.model.preprocess(image=image, question=question)
-        scores = np.asarray(self.model(inputs, training=False))
+        scores = np.asarray(self.model.infer_raw(image=image, question=question))
         answers = self.model.answers
         results = [
             [{"answer": answers[i], "score": float(row[i])}

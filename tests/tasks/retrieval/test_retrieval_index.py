@@ -1,9 +1,11 @@
 """`mmzoo.tasks.retrieval.Index`: building, exact search, save/load and clear errors."""
 
+import json
+
 import numpy as np
 import pytest
 
-from mmzoo.tasks.retrieval import Index
+from mmzoo.tasks.retrieval import Index, exact_search
 
 
 def unit_vectors(rng, count, dim=16):
@@ -17,11 +19,19 @@ def brute_force(queries, corpus, k):
     return np.take_along_axis(scores, order, axis=1), order
 
 
-@pytest.mark.parametrize("chunk_size", [7, 1 << 16])
-def test_search_matches_brute_force(rng, chunk_size):
-    corpus, queries = unit_vectors(rng, 100), unit_vectors(rng, 13)
+@pytest.fixture
+def many_parts(monkeypatch):
+    """Splits even tiny searches over several threads (parts of the corpus)."""
+    monkeypatch.setattr(exact_search, "MIN_WORK_PER_PART", 1)
+
+
+@pytest.mark.parametrize("chunk_size", [7, 64, None])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_search_matches_brute_force(rng, many_parts, chunk_size, threads):
+    corpus, queries = unit_vectors(rng, 300), unit_vectors(rng, 13)
     index = Index(corpus, modality="image")
-    scores, rows = index.search(queries, k=6, batch_size=5, chunk_size=chunk_size)
+    scores, rows = index.search(queries, k=6, batch_size=5, chunk_size=chunk_size,
+                                threads=threads)
     expected_scores, expected_rows = brute_force(queries, corpus, 6)
     np.testing.assert_array_equal(rows, expected_rows)
     np.testing.assert_allclose(scores, expected_scores, atol=1e-6)
@@ -30,10 +40,32 @@ def test_search_matches_brute_force(rng, chunk_size):
     np.testing.assert_array_equal(one_rows, rows[:1])
 
 
-def test_equal_scores_keep_the_lower_row_first():
+def test_equal_scores_keep_the_lower_row_first(rng, many_parts):
     corpus = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
     _, rows = Index(corpus).search([[0.0, 1.0]], k=3, chunk_size=2)
     np.testing.assert_array_equal(rows, [[0, 2, 4]])
+    # Many ties, across chunks and threads: a few distinct integer vectors repeated.
+    corpus = rng.integers(-1, 2, size=(400, 3)).astype("float32")
+    queries = rng.integers(-1, 2, size=(9, 3)).astype("float32")
+    for chunk_size, threads in [(16, 1), (50, 2), (None, 4)]:
+        scores, rows = Index(corpus).search(queries, k=25, chunk_size=chunk_size,
+                                            threads=threads)
+        expected_scores, expected_rows = brute_force(queries, corpus, 25)
+        np.testing.assert_array_equal(rows, expected_rows)
+        np.testing.assert_array_equal(scores, expected_scores)
+
+
+def test_search_leaves_the_blas_threads_as_they_were(rng):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpoolctl.threadpool_info()
+                if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    Index(unit_vectors(rng, 5000, dim=64)).search(unit_vectors(rng, 64, dim=64), k=3,
+                                                  threads=2)
+    assert blas_threads() == before
 
 
 def test_from_corpus_embeds_in_batches_with_a_progress_bar(rng, capsys):
@@ -88,6 +120,12 @@ def test_bad_input_is_a_clear_error(tmp_path, rng):
         index.search(unit_vectors(rng, 1), k=0)
     with pytest.raises(ValueError, match="queries must be \\[Q, 16\\].*received shape \\[1, 8\\]"):
         index.search(unit_vectors(rng, 1, dim=8), k=1)
+    with pytest.raises(ValueError, match="queries hold NaN"):
+        index.search(np.full((1, 16), np.nan), k=1)
+    with pytest.raises(ValueError, match="storage must be one of .*'float16'"):
+        Index(unit_vectors(rng, 2), storage="float16")
+    with pytest.raises(ValueError, match="backend must be one of .*'annoy'"):
+        Index(unit_vectors(rng, 2), backend="annoy")
     with pytest.raises(ValueError, match="modality must be one of"):
         Index(unit_vectors(rng, 2), modality="audio")
     with pytest.raises(ValueError, match="2 items for 5 embeddings"):
@@ -99,3 +137,20 @@ def test_bad_input_is_a_clear_error(tmp_path, rng):
     np.savez(tmp_path / "other.npz", weights=np.zeros(3))
     with pytest.raises(ValueError, match="not an mmzoo index file"):
         Index.load(tmp_path / "other.npz")
+
+
+def test_files_of_the_first_format_still_load(tmp_path, rng):
+    embeddings = unit_vectors(rng, 4)
+    header = {"format_version": 1, "modality": "text", "query_modality": "image",
+              "items": "str", "metadata": {"model": "m"}}
+    np.savez(tmp_path / "old.npz", embeddings=embeddings, items=np.array(list("abcd")),
+             header=np.array(json.dumps(header)))
+    index = Index.load(tmp_path / "old.npz")
+    assert index.storage == "float32" and index.backend == "exact"
+    assert index.items == list("abcd") and index.query_modality == "image"
+    np.testing.assert_array_equal(index.embeddings, embeddings)
+    header["format_version"] = 9
+    np.savez(tmp_path / "new.npz", embeddings=embeddings, items=np.array(list("abcd")),
+             header=np.array(json.dumps(header)))
+    with pytest.raises(ValueError, match="unsupported index format version 9"):
+        Index.load(tmp_path / "new.npz")
