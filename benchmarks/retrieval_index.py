@@ -1,9 +1,11 @@
 """Search speed and memory of `mmzoo.tasks.retrieval.Index` at 10k, 100k and 1M embeddings.
 
-    python benchmarks/retrieval_index.py [--sizes 10000 100000 1000000] [--dim 128]
+    python benchmarks/retrieval_index.py [--sizes 10000 100000 1000000] [--dim 256]
 
-The corpus is random unit vectors of the retrieval presets' embedding size (128): search
-cost depends only on the number and size of the vectors, not on where they come from.
+The corpus is random unit vectors of the retrieval presets' embedding size (256, read
+from the presets; the EfficientNet-Lite0 + MiniLM dual encoders project both towers to
+it): search cost depends only on the number and size of the vectors, not on where they
+come from.
 Each size runs in a fresh process, so its memory figures are its own:
 
 - memory: the bytes of the float32 embeddings; the process RSS once the index is built
@@ -116,10 +118,22 @@ def measure(size, dim, k=10):
     return results
 
 
+def preset_dim():
+    """The embedding size of the retrieval presets (one size for both)."""
+    import mmzoo
+    from mmzoo.registry import PRESETS
+
+    sizes = {PRESETS.get(name)["config"]["embed_dim"]
+             for name in mmzoo.list_models(task="retriever")}
+    if len(sizes) != 1:
+        raise ValueError(f"The retrieval presets disagree on embed_dim: {sorted(sizes)}.")
+    return sizes.pop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--dim", type=int, default=preset_dim())
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
