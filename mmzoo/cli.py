@@ -3,18 +3,27 @@
     mmzoo demo
     mmzoo list [--task classifier] [--json]
     mmzoo describe sentiment_late [--json]
-    mmzoo predict sentiment_late --weights avdigits --image seven.png --audio seven.wav
+    mmzoo predict sentiment_late --weights avdigits --image sample:digit_7 --audio sample:digit_7
+    mmzoo predict vqa_san --weights easy_vqa --image sample:blue_circle --question "what color?"
+    mmzoo predict caption_sat --weights flickr8k --image sample:astronaut
+    mmzoo predict retrieval_dual_encoder --weights flickr8k --image sample:chelsea --labels dog,cat
     mmzoo export sentiment_late --weights avdigits --out exported/sentiment_late
+
+`list` and `describe` read data files only (no TensorFlow: well under a second); the
+other commands import TensorFlow without its start-up logs unless `--verbose`.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
 
+from mmzoo.quiet import VERBOSE_ENV, import_tensorflow
 
-def _quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+SAMPLES_HELP = ("digit_0 ... digit_9 (an MNIST image and a spoken digit: use the same "
+                "name for --image and --audio), blue_circle (easy-VQA style), "
+                "astronaut, chelsea, coffee (photographs)")
 
 
 def _print_table(rows, columns):
@@ -26,13 +35,13 @@ def _print_table(rows, columns):
 
 
 def cmd_list(args):
-    import mmzoo
-    from mmzoo.zoo import summarize
+    from mmzoo.listing import list_models, parameter_counts, summarize
 
-    rows = [summarize(name) for name in mmzoo.list_models(task=args.task)]
+    rows = [summarize(name) for name in list_models(task=args.task)]
     if args.params:
+        counts = parameter_counts()
         for row in rows:
-            row["parameters"] = mmzoo.load(row["name"], compile=False).count_params()
+            row["parameters"] = counts[row["name"]]
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -51,37 +60,45 @@ def cmd_list(args):
 
 
 def cmd_describe(args):
-    import mmzoo
+    from mmzoo.listing import describe
 
-    info = mmzoo.describe(args.name)
-    if args.json:
-        print(json.dumps(info, indent=1))
-        return 0
-    print(f"{info['name']}: {info['description']}")
-    print(f"  task        {info['task']}")
-    print(f"  modalities  {', '.join(info['modalities'])}")
-    for modality, backbone in info["backbones"].items():
-        print(f"  {modality + ' backbone':<11} {backbone}")
-    print(f"  fusion      {info['fusion']}")
-    print(f"  parameters  {info['parameters']:,}")
-    if info["weights"]:
-        for name, metrics in info["weights"].items():
-            shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                              for k, v in metrics.items())
-            print(f"  weights     {name}: {shown}")
-    else:
-        print("  weights     none shipped (random initialisation)")
+    info = describe(args.name)
+    print(json.dumps(info, indent=1) if args.json else info)
     return 0
+
+
+# What `mmzoo predict` passes to each task's pipeline: flag -> pipeline argument.
+PREDICT_FLAGS = {
+    "classifier": {"text": "text", "image": "image", "audio": "audio", "top_k": "top_k"},
+    "vqa": {"image": "image", "question": "question", "top_k": "top_k"},
+    "captioner": {"image": "image"},
+    "retriever": {"image": "image", "labels": "candidate_labels", "top_k": "top_k"},
+}
 
 
 def cmd_predict(args):
     import mmzoo
 
     predictor = mmzoo.pipeline(args.name, weights=args.weights)
-    raw = {key: value for key, value in
-           (("text", args.text), ("image", args.image), ("audio", args.audio))
-           if value is not None}
-    result = predictor(**raw, top_k=args.top_k)
+    task = type(predictor.model).__name__.lower()
+    flags = PREDICT_FLAGS[task]
+    given = {flag: getattr(args, flag) for flag in ("text", "image", "audio", "question",
+                                                    "labels", "top_k")
+             if getattr(args, flag) is not None}
+    unused = [flag for flag in given if flag not in flags]
+    if unused:
+        accepted = ", ".join("--" + flag.replace("_", "-") for flag in flags)
+        raise ValueError(f"--{unused[0].replace('_', '-')} does not apply to {args.name} "
+                         f"(a {task}); it takes {accepted}.")
+    if task == "retriever":
+        labels = [label.strip() for label in (args.labels or "").split(",") if label.strip()]
+        if not labels:
+            raise ValueError(f"{args.name} (a retriever) classifies --image zero-shot: "
+                             "pass --labels with comma-separated candidate labels.")
+        given["labels"] = labels
+    if "top_k" in flags:
+        given.setdefault("top_k", 1)
+    result = predictor(**{flags[flag]: value for flag, value in given.items()})
     if args.json:
         print(json.dumps(result))
     else:
@@ -96,7 +113,7 @@ def cmd_export(args):
 
     model = mmzoo.load(args.name, weights=args.weights, compile=False)
     path = mmzoo.export(model, args.out, format=args.format)
-    print(f"wrote {path}")
+    print(f"wrote {path}")  # a TFLite path without a suffix gets .tflite
     return 0
 
 
@@ -115,7 +132,14 @@ def _key_values(pairs, flag):
 
 
 def cmd_train(args):
+    import warnings
+
     from mmzoo.training import train
+
+    # Keras 3 warns on every fit(tf.data.Dataset) that its default shuffle=True is
+    # ignored; mmzoo.training shuffles the dataset itself, with the seed.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be "
+                            "ignored since the data `x` was provided as a tf.data.Dataset")
 
     overrides = _key_values(args.set, "--set")
     if args.modalities:
@@ -141,7 +165,8 @@ def cmd_evaluate(args):
     results = evaluate(args.name, args.weights, args.data, split=args.split,
                        data_dir=args.data_dir, batch_size=args.batch_size,
                        data_options=_key_values(args.data_option, "--data-option"),
-                       max_examples=args.max_examples)
+                       max_examples=args.max_examples,
+                       modalities=args.modalities.split(",") if args.modalities else None)
     if args.json:
         print(json.dumps(results))
     else:
@@ -180,14 +205,19 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="mmzoo", description="Prebuilt Keras 3 / TensorFlow multimodal models.")
     commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's start-up logs")
+    add = functools.partial(commands.add_parser, parents=[common])
 
-    demo = commands.add_parser(
+    demo = add(
         "demo", help="run shipped weights on the bundled samples, then export and serve")
-    demo.add_argument("--preset", default="sentiment_late")
-    demo.add_argument("--weights", default="avdigits")
+    demo.add_argument("--preset", default="sentiment_late",
+                      help="with --weights mvsa_single (default) or avdigits")
+    demo.add_argument("--weights", default="mvsa_single")
     demo.set_defaults(run=cmd_demo)
 
-    sources = commands.add_parser(
+    sources = add(
         "pretrained", help="list or fetch the pretrained encoders' weights")
     sources.add_argument("action", choices=["list", "fetch"])
     sources.add_argument("names", nargs="*", help="sources to fetch, or 'all'")
@@ -196,37 +226,44 @@ def build_parser():
     sources.add_argument("--json", action="store_true", help="machine-readable output")
     sources.set_defaults(run=cmd_pretrained)
 
-    listing = commands.add_parser("list", help="list the presets")
+    listing = add("list", help="list the presets")
     listing.add_argument("--task", help="only presets of this task")
     listing.add_argument("--params", action="store_true",
-                         help="build each preset to count its parameters")
+                         help="show parameter counts")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(run=cmd_list)
 
-    describe = commands.add_parser("describe", help="describe one preset")
+    describe = add("describe", help="describe one preset")
     describe.add_argument("name")
     describe.add_argument("--json", action="store_true", help="machine-readable output")
     describe.set_defaults(run=cmd_describe)
 
-    predict = commands.add_parser("predict", help="run a preset on raw inputs")
+    predict = add("predict", help="run a preset on raw inputs",
+                  epilog=f"Bundled samples by name: {SAMPLES_HELP}")
     predict.add_argument("name")
     predict.add_argument("--weights", help="shipped weights name or weights folder")
-    predict.add_argument("--text", help="input text")
-    predict.add_argument("--image", help="image file")
-    predict.add_argument("--audio", help="WAV file")
-    predict.add_argument("--top-k", type=int, default=1)
+    predict.add_argument("--text", help="input text (classifiers)")
+    predict.add_argument("--image", help="image file, or sample:NAME (a bundled sample)")
+    predict.add_argument("--audio", help="WAV file, or sample:NAME (classifiers)")
+    predict.add_argument("--question", help="the question (VQA)")
+    predict.add_argument("--labels", help="comma-separated candidate labels (retrieval: "
+                                          "zero-shot classification of --image)")
+    predict.add_argument("--top-k", type=int,
+                         help="how many labels / answers to print (default 1)")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.set_defaults(run=cmd_predict)
 
-    export = commands.add_parser("export", help="write a SavedModel (or .tflite)")
+    export = add("export", help="write a SavedModel (or .tflite)")
     export.add_argument("name")
     export.add_argument("--weights", help="shipped weights name or weights folder")
-    export.add_argument("--out", required=True, help="output directory or .tflite file")
+    export.add_argument("--out", required=True,
+                        help="SavedModel folder, or a .tflite file")
     export.add_argument("--format", choices=["saved_model", "tflite"],
-                        default="saved_model")
+                        help="default: tflite for an --out ending in .tflite, else "
+                             "saved_model; a tflite --out without a suffix gets .tflite")
     export.set_defaults(run=cmd_export)
 
-    training = commands.add_parser(
+    training = add(
         "train", help="train a preset on a data set and write a weights folder")
     training.add_argument("name")
     training.add_argument("--data", required=True, help="data set, e.g. avdigits/noisy")
@@ -260,7 +297,7 @@ def build_parser():
                           help="use only this many examples per split (quick runs)")
     training.set_defaults(run=cmd_train)
 
-    evaluation = commands.add_parser("evaluate", help="metrics of weights on a split")
+    evaluation = add("evaluate", help="metrics of weights on a split")
     evaluation.add_argument("name")
     evaluation.add_argument("--weights", required=True,
                             help="shipped weights name or weights folder")
@@ -270,17 +307,30 @@ def build_parser():
     evaluation.add_argument("--batch-size", type=int, default=64)
     evaluation.add_argument("--data-option", action="append", metavar="KEY=VALUE")
     evaluation.add_argument("--max-examples", type=int)
+    evaluation.add_argument("--modalities",
+                            help="give the model only these inputs (comma-separated); the "
+                                 "others are masked, as when a user leaves them out")
     evaluation.add_argument("--json", action="store_true",
                             help="print exactly one JSON object on stdout")
     evaluation.set_defaults(run=cmd_evaluate)
     return parser
 
 
+def _needs_tensorflow(args):
+    return args.command not in ("list", "describe")
+
+
 def main(argv=None):
-    _quiet_tensorflow()
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"  # for the lazy imports of `import mmzoo`
     try:
+        if _needs_tensorflow(args):
+            import_tensorflow(verbose=args.verbose)
         return args.run(args)
+    except BrokenPipeError:  # `mmzoo list | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"mmzoo {args.command}: error: {message}", file=sys.stderr)

@@ -1,20 +1,33 @@
-"""`mmzoo demo`: shipped weights on the bundled samples, end to end.
+"""`mmzoo demo`: the shipped sentiment model on bundled sample posts, end to end.
 
-Runs the AV-digits classifier on image + spoken-digit pairs from the test split in
-`mmzoo/samples/avdigits/` with both modalities, with each one alone (the other masked
+Runs the MVSA-Single image + text sentiment model (MiniLM and EfficientNet-Lite0
+encoders, pretrained; fusion and head trained on MVSA-Single) on the tweet-like posts in
+`mmzoo/samples/mvsa/` with both modalities and with each one alone (the other masked
 inside the fusion), then exports a SavedModel, reloads it with plain TensorFlow and
-checks that its raw-bytes signature gives the same labels.
+checks that its raw-input signature (tweet strings and JPEG bytes) gives the same
+labels. `mmzoo demo --preset sentiment_late --weights avdigits` runs the same on the
+AV-digits samples (image + spoken digit).
 """
 
 import pathlib
 import tempfile
 import time
 
-SAMPLES = pathlib.Path(__file__).resolve().parent / "samples" / "avdigits"
+SAMPLES = pathlib.Path(__file__).resolve().parent / "samples"
+HEADLINE = ("sentiment_late", "mvsa_single")
 
 
-def sample_pairs(folder=SAMPLES):
-    """[(true label, image path, audio path)] of the bundled samples."""
+def sample_posts(folder=SAMPLES / "mvsa"):
+    """[(name, text, image path)] of the bundled sample posts."""
+    posts = [(image.stem, image.with_suffix(".txt").read_text().strip(), str(image))
+             for image in sorted(folder.glob("post_*.jpg"))]
+    if not posts:
+        raise FileNotFoundError(f"No post_*.jpg / post_*.txt pairs in {folder}.")
+    return posts
+
+
+def sample_pairs(folder=SAMPLES / "avdigits"):
+    """[(true label, image path, audio path)] of the bundled AV-digits samples."""
     pairs = []
     for image in sorted(folder.glob("digit_*.png")):
         audio = image.with_suffix(".wav")
@@ -25,9 +38,7 @@ def sample_pairs(folder=SAMPLES):
     return pairs
 
 
-def run(preset="sentiment_late", weights="avdigits", out=print):
-    import tensorflow as tf
-
+def run(preset=HEADLINE[0], weights=HEADLINE[1], out=print):
     import mmzoo
 
     started = time.time()
@@ -36,35 +47,61 @@ def run(preset="sentiment_late", weights="avdigits", out=print):
     note = f" (recorded test accuracy {recorded:.4f})" if recorded is not None else ""
     out(f"{preset} with weights {weights!r}{note}")
     classify = mmzoo.pipeline(model)
+    if "text" in model.modalities:
+        names, raw, columns = _posts(classify, out)
+    else:
+        names, raw, columns = _digits(classify, out)
+    out("(a missing modality is masked inside the fusion layer)")
+    same = _served_labels(model, raw) == [row[0]["label"] for row in columns["both"]]
+    out(f"SavedModel served from raw inputs: labels {'match' if same else 'DIFFER'}"
+        f" ({time.time() - started:.1f} s in all)")
+    return {"names": names, "labels": {k: [r[0]["label"] for r in v]
+                                       for k, v in columns.items()},
+            "saved_model_matches": same}
+
+
+def _posts(classify, out):
+    posts = sample_posts()
+    texts = [text for _, text, _ in posts]
+    images = [image for _, _, image in posts]
+    columns = {"both": classify(text=texts, image=images),
+               "text only": classify(text=texts), "image only": classify(image=images)}
+    for index, (name, text, _) in enumerate(posts):
+        out(f"{name}: {text}")
+        out("    " + "   ".join(f"{column}: {rows[index][0]['label']} "
+                                f"({rows[index][0]['score']:.2f})"
+                                for column, rows in columns.items()))
+    raw = {"text": texts, "image": [pathlib.Path(p).read_bytes() for p in images]}
+    return [name for name, _, _ in posts], raw, columns
+
+
+def _digits(classify, out):
     pairs = sample_pairs()
-    truths = [truth for truth, _, _ in pairs]
     images = [image for _, image, _ in pairs]
     audios = [audio for _, _, audio in pairs]
-    columns = {
-        "image+audio": classify(image=images, audio=audios),
-        "image only": classify(image=images),
-        "audio only": classify(audio=audios),
-    }
-    out(f"{'sample':<10}{'truth':<7}" + "".join(f"{name:<16}" for name in columns))
-    for index, truth in enumerate(truths):
-        cells = "".join(
-            f"{rows[index][0]['label']} ({rows[index][0]['score']:.2f})".ljust(16)
-            for rows in columns.values())
-        out(f"{pathlib.Path(images[index]).stem:<10}{truth:<7}{cells}")
-    correct = {name: sum(rows[i][0]["label"] == t for i, t in enumerate(truths))
-               for name, rows in columns.items()}
-    out("correct   " + " " * 7 + "".join(
-        f"{correct[name]}/{len(truths)}".ljust(16) for name in columns))
-    out("(a missing modality is masked inside the fusion layer; a model trained without "
-        "modality_dropout leans on its stronger modality)")
+    columns = {"both": classify(image=images, audio=audios),
+               "image only": classify(image=images), "audio only": classify(audio=audios)}
+    for index, (truth, _, _) in enumerate(pairs):
+        out(f"digit {truth}: " + "   ".join(
+            f"{column}: {rows[index][0]['label']} ({rows[index][0]['score']:.2f})"
+            for column, rows in columns.items()))
+    correct = {column: sum(rows[i][0]["label"] == t for i, (t, _, _) in enumerate(pairs))
+               for column, rows in columns.items()}
+    out("correct: " + ", ".join(f"{k} {v}/{len(pairs)}" for k, v in correct.items()))
+    raw = {"image": [pathlib.Path(p).read_bytes() for p in images],
+           "audio": [pathlib.Path(p).read_bytes() for p in audios]}
+    return [f"digit_{t}" for t, _, _ in pairs], raw, columns
 
+
+def _served_labels(model, raw):
+    import tensorflow as tf
+
+    import mmzoo
+
+    if "text" in raw:
+        import tensorflow_text  # noqa: F401  (MiniLM's WordPiece ops, for the served graph)
     with tempfile.TemporaryDirectory() as folder:
         mmzoo.export(model, folder)
         served = tf.saved_model.load(folder).signatures["serving_default"]
-        raw = {"image": tf.constant([pathlib.Path(p).read_bytes() for p in images]),
-               "audio": tf.constant([pathlib.Path(p).read_bytes() for p in audios])}
-        labels = [label.decode() for label in served(**raw)["label"].numpy()]
-    same = labels == [rows[0]["label"] for rows in columns["image+audio"]]
-    out(f"SavedModel served from raw PNG/WAV bytes: labels {'match' if same else 'DIFFER'}"
-        f" ({time.time() - started:.1f} s in all)")
-    return {"correct": correct, "total": len(truths), "saved_model_matches": same}
+        outputs = served(**{key: tf.constant(value) for key, value in raw.items()})
+        return [label.decode() for label in outputs["label"].numpy()]

@@ -1,17 +1,23 @@
 """`mmzoo.pipeline`: raw inputs in, readable predictions out, for every task family.
 
 >>> classify = mmzoo.pipeline("sentiment_late", weights="avdigits")
->>> classify(image="seven.png", audio="seven.wav")
-[{'label': '7', 'score': 0.98}]
+>>> classify(image="sample:digit_7", audio="sample:digit_7")   # or file paths
+[{'label': '7', 'score': 0.99...}]
+>>> print(classify)
+ClassificationPipeline(model='classifier', preset='sentiment_late', data='avdigits', ...)
 
 Each family keeps its pipeline beside its model (`mmzoo/tasks/<family>/pipeline.py`).
 """
 
-from mmzoo.tasks.captioning.pipeline import CaptioningPipeline
-from mmzoo.tasks.classification.pipeline import ClassificationPipeline
-from mmzoo.tasks.retrieval.pipeline import RetrievalPipeline
-from mmzoo.tasks.vqa.pipeline import VQAPipeline
-from mmzoo.zoo import load
+from mmzoo.quiet import import_tensorflow
+
+import_tensorflow()  # before the tasks import it: without its start-up logs
+
+from mmzoo.tasks.captioning.pipeline import CaptioningPipeline  # noqa: E402
+from mmzoo.tasks.classification.pipeline import ClassificationPipeline  # noqa: E402
+from mmzoo.tasks.retrieval.pipeline import RetrievalPipeline  # noqa: E402
+from mmzoo.tasks.vqa.pipeline import VQAPipeline  # noqa: E402
+from mmzoo.zoo import load  # noqa: E402
 
 _PIPELINES = {"classifier": ClassificationPipeline, "vqa": VQAPipeline,
               "retriever": RetrievalPipeline, "captioner": CaptioningPipeline}

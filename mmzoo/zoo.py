@@ -1,4 +1,4 @@
-"""Models by name: `load`, `list_models`, `describe`.
+"""Models by name: `load` (listing and describing presets is `mmzoo.listing`).
 
 >>> model = load("sentiment_late")                          # random init, compiled
 >>> model = load("sentiment_late", weights="avdigits")      # shipped weights
@@ -16,10 +16,8 @@ from mmzoo.weights import (
     WeightsError,
     load_weights_file,
     read_folder_config,
-    read_manifest,
     read_metadata,
     resolve_weights,
-    shipped_weights,
 )
 
 # Overriding one of these drops the preset's options for the thing it replaces (options
@@ -30,14 +28,6 @@ _OPTION_OF = {
     "image_backbone": "image_options",
     "audio_backbone": "audio_options",
 }
-
-
-def list_models(task=None):
-    """Sorted preset names, optionally only those of one task."""
-    if task is not None:
-        TASKS.get(task)
-        return PRESETS.names(task=task)
-    return PRESETS.names()
 
 
 def load(name, weights=None, compile=True, **overrides):
@@ -157,34 +147,3 @@ def _children(layer):
 
 def _own_variables(layer):
     return list(layer._trainable_variables) + list(layer._non_trainable_variables)
-
-
-def summarize(name):
-    """Task, modalities, backbones, fusion and shipped weights of a preset (no build)."""
-    spec = PRESETS.get(name)
-    task_class = TASKS.get(spec["task"])
-    return {
-        "name": name,
-        "task": spec["task"],
-        "description": spec["description"],
-        **task_class.summarize_config(spec["config"]),
-        "weights": shipped_weights(name),
-    }
-
-
-def describe(name):
-    """A dict about preset `name`: `summarize` plus parameters, full config and the
-    metrics of each shipped weights."""
-    spec = PRESETS.get(name)
-    model = TASKS.get(spec["task"])(**spec["config"])
-    config = model.get_config()
-    manifest = read_manifest()
-    return {
-        **summarize(name),
-        "parameters": int(model.count_params()),
-        "config": {k: v for k, v in config.items() if k not in ("name", "trainable")},
-        "weights": {
-            weights_name: manifest[f"{name}/{weights_name}"].get("metrics", {})
-            for weights_name in shipped_weights(name)
-        },
-    }

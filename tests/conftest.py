@@ -6,6 +6,10 @@ import pathlib
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from mmzoo.quiet import import_tensorflow  # noqa: E402
+
+import_tensorflow()  # without its start-up logs (MMZOO_VERBOSE=1 keeps them)
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -187,3 +187,43 @@ def test_a_directory_given_as_an_image_is_named(classifier, tmp_path):
                      "--image", str(tmp_path), "--audio", f"{SAMPLES}/digit_7.wav")
     assert result.returncode == 2
     assert "is a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_non_utf8_text_is_named_in_the_graph(classifier):
+    """The SavedModel's text path (TensorFlow's string ops read any bytes)."""
+    vectorize = tf.function(lambda texts: classifier.text_vectorizer(texts))
+    assert vectorize(tf.constant(["a good day", "café"])).shape[0] == 2
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="Input `text` holds bytes that are not valid UTF-8"):
+        vectorize(tf.constant([b"a good day", b"\xff\xfe day"]))
+
+
+def test_the_captioner_endpoints_check_their_images():
+    captioner = mmzoo.load("caption_sat", image_size=32, vocab_size=20,
+                           sequence_length=4, embed_dim=8, lstm_units=8,
+                           attention_units=8, image_options={"filters": [4]},
+                           min_word_count=1)
+    captioner.adapt_text(["a dog runs", "a cat sits"])
+    function, signature = captioner.serving_endpoints()["serve_images"]
+    serve_images = tf.function(function, input_signature=signature)  # as exported
+    pixels = np.zeros((1, 20, 20, 3), "float32")
+    assert serve_images({"image": pixels})["captions"].shape == (1,)
+    for bad, message in [(pixels * np.nan, "Input `image` holds NaN"),
+                         (pixels[:0], r"empty batch \(`image`\)")]:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            serve_images({"image": bad})
+
+
+def test_graph_errors_are_reduced_to_the_ops_message():
+    from mmzoo.preprocessing.batch import tf_error_message
+
+    error = tf.errors.InvalidArgumentError(None, None, (
+        "Graph execution error:\n\nDetected at node model/All defined at (most recent "
+        "call last):\n<stack traces unavailable>\nInvalid reduction dimension (3 for "
+        "input with 3 dimension(s)\n\t [[{{node model/All}}]] [Op:__inference_serve_1]"))
+    assert tf_error_message(error) == "Invalid reduction dimension (3 for input with 3 " \
+        "dimension(s)"
+    eager = tf.errors.InvalidArgumentError(None, None, (
+        "{{function_node __wrapped__DecodeImage_device_/job:localhost/replica:0/task:0/"
+        "device:CPU:0}} Invalid GIF data (size 13) [Op:DecodeImage] name: "))
+    assert tf_error_message(eager) == "Invalid GIF data (size 13)"

@@ -8,7 +8,7 @@ import pytest
 import mmzoo
 from mmzoo.backbones import build_backbone
 from mmzoo.layers import Resize
-from mmzoo.zoo import summarize
+from mmzoo.listing import summarize
 from tests.helpers import TEXTS, tiny_inputs
 from tests.tasks.captioning.test_caption_presets import SMALL as CAPTION_SMALL
 from tests.tasks.vqa.test_vqa_presets import QUESTIONS

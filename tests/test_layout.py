@@ -15,11 +15,11 @@ MAX_LINES = 420  # "about 400"
 
 # Lower layers never import higher ones (DESIGN.md, "Layout").
 LAYERS = [
-    ("registry",),
-    ("pretrained", "preprocessing", "layers"),
+    ("registry", "checks", "quiet"),
+    ("pretrained", "preprocessing", "layers", "reprs"),
     ("backbones", "fusion", "datasets"),
     ("tasks", "presets", "weights"),
-    ("zoo",),
+    ("zoo", "listing"),
     ("pipelines", "exporting", "training", "cli", "demo"),
 ]
 LAYER_OF = {name: level for level, names in enumerate(LAYERS) for name in names}

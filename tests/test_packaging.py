@@ -35,6 +35,11 @@ def test_wheel_carries_the_demo_samples_and_the_console_script(wheel):
     for digit in range(10):
         assert f"mmzoo/samples/avdigits/digit_{digit}.png" in names
         assert f"mmzoo/samples/avdigits/digit_{digit}.wav" in names
+    samples = ROOT / "mmzoo" / "samples"
+    for path in samples.rglob("*"):
+        if path.is_file():
+            assert f"mmzoo/samples/{path.relative_to(samples).as_posix()}" in names
+    assert "mmzoo/preset_parameters.json" in names  # mmzoo list / describe read it
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "mmzoo = mmzoo.cli:main" in wheel.read(entry_points).decode()
 

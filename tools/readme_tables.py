@@ -1,5 +1,6 @@
 """Regenerates the preset table in README.md (between the `presets` markers).
 
+    python tools/preset_parameters.py   # first, when a preset's architecture changed
     python tools/readme_tables.py
 
 tests/test_readme.py checks that the table in the README is what this script writes.
@@ -12,14 +13,16 @@ START, END = "<!-- presets:start -->", "<!-- presets:end -->"
 
 
 def preset_table():
-    import mmzoo
-    from mmzoo.zoo import summarize
+    """The table, from the preset data and the recorded parameter counts (no build:
+    tests/test_listing.py checks the counts against built models)."""
+    from mmzoo.listing import list_models, parameter_counts, summarize
 
+    counts = parameter_counts()
     rows = ["| preset | task | modalities | backbones | fusion | parameters | weights |",
             "|---|---|---|---|---|---|---|"]
-    for name in mmzoo.list_models():
+    for name in list_models():
         info = summarize(name)
-        parameters = mmzoo.load(name, compile=False).count_params()
+        parameters = counts[name]
         rows.append(
             f"| `{name}` | {info['task']} | {' + '.join(info['modalities'])} | "
             f"{', '.join(info['backbones'].values())} | {info['fusion']} | "

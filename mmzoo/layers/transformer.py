@@ -22,7 +22,10 @@ class TransformerBlock(keras.layers.Layer):
 
     Self-attention when `context` is None, cross-attention (queries from `x`, keys and
     values from `context`) otherwise. Padded keys are never attended to; a padded query
-    step produces an output that the caller's masked pooling ignores.
+    step produces an output that the caller's masked pooling ignores. Only a
+    cross-attention block has a `context_norm` (a self-attention block built one
+    before 0.2 and never used it, so training warned that it had no gradients; files
+    saved then still load: Keras skips the unused weights).
 
     >>> block = TransformerBlock(num_heads=2, key_dim=16, ffn_dim=64)
     >>> y = block(x, mask=x_mask)                               # self-attention
@@ -37,9 +40,6 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout = dropout
         self.query_norm = keras.layers.LayerNormalization(
             epsilon=1e-6, dtype=self.dtype_policy, name="query_norm")
-        self.context_norm = keras.layers.LayerNormalization(
-            epsilon=1e-6, dtype=self.dtype_policy, name="context_norm"
-        )
         self.attention = keras.layers.MultiHeadAttention(
             num_heads, key_dim, dropout=dropout, dtype=self.dtype_policy, name="attention"
         )
@@ -52,14 +52,16 @@ class TransformerBlock(keras.layers.Layer):
     def build(self, x_shape, context_shape=None):
         input_shape = x_shape
         dim = input_shape[-1]
-        context_shape = context_shape or input_shape
         self.query_norm.build(input_shape)
-        self.context_norm.build(context_shape)
-        self.attention.build(input_shape, context_shape)
+        if context_shape is not None:  # cross-attention
+            self.context_norm = keras.layers.LayerNormalization(
+                epsilon=1e-6, dtype=self.dtype_policy, name="context_norm")
+            self.context_norm.build(context_shape)
+        self.attention.build(input_shape, context_shape or input_shape)
         self.ffn_norm.build(input_shape)
         self.ffn_hidden.build(input_shape)
         self.ffn_output = keras.layers.Dense(dim, dtype=self.dtype_policy, name="ffn_output")
-        self.ffn_output.build(input_shape[:-1] + (self.ffn_dim,))
+        self.ffn_output.build(tuple(input_shape[:-1]) + (self.ffn_dim,))
 
     def call(self, x, context=None, mask=None, context_mask=None, training=None):
         query = self.query_norm(x)

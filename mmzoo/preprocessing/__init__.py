@@ -1,6 +1,7 @@
 """Raw inputs -> model tensors: text ids, RGB pixels, mono waveforms."""
 
 from mmzoo.preprocessing.batch import as_items, is_batch, read_file
+from mmzoo.preprocessing.samples import sample_names, sample_path
 from mmzoo.preprocessing.audio import (
     check_clip_length,
     decode_wav,
@@ -44,6 +45,8 @@ __all__ = [
     "read_file",
     "resample",
     "resize",
+    "sample_names",
+    "sample_path",
     "text_vectorizer",
     "to_rgb",
     "vocabulary_of",

@@ -1,8 +1,11 @@
 """One raw input or a batch of them; reading files named by raw inputs."""
 
 import os
+import re
 
 import numpy as np
+
+from mmzoo.preprocessing import samples
 
 
 def is_batch(value, batch_rank):
@@ -21,8 +24,12 @@ def as_items(value, batch_rank, name):
 
 
 def read_file(path, name, kind):
-    """The bytes of file `path`; errors name the input and say what is wrong."""
-    path = os.fspath(path)
+    """The bytes of file `path` ("sample:NAME" for a bundled sample, see
+    `mmzoo.preprocessing.samples`); errors name the input and say what is wrong."""
+    try:
+        path = samples.resolve(os.fspath(path), kind)
+    except ValueError as error:
+        raise ValueError(f"'{name}': {error}") from None
     if os.path.isdir(path):
         raise ValueError(f"'{name}': {path} is a directory; expected an {kind} file.")
     if not os.path.exists(path):
@@ -44,4 +51,14 @@ def tf_error_message(error):
     if "assertion failed: [" in text:
         text = text.split("assertion failed: [", 1)[1]
         return text.split("]", 1)[0].replace("\\'", "'")
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Graph execution error"):
+        # Then "Detected at node ... :", a stack trace, and the op's own message.
+        trace = ("Detected at node", "<stack traces unavailable>", "File ", "[[", "Graph ")
+        causes = [line for line in lines[1:] if not line.startswith(trace)]
+        lines = causes or lines
+    if not lines:
+        return type(error).__name__
+    # An eager op's error: "{{function_node ...}} <message> [Op:DecodeImage] name: ".
+    line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", lines[0])
+    return re.sub(r"\s*\[Op:[^\]]*\]( name:.*)?$", "", line) or lines[0]

@@ -11,6 +11,9 @@ folder and the SavedModel.
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from mmzoo.layers.tracing import graphs_are_plain
 
 RESERVED_TOKENS = 2  # padding "" and "[UNK]"
 PAD_ID, UNK_ID = 0, 1
@@ -31,11 +34,37 @@ class TextVectorizer(keras.layers.TextVectorization):
         self._lookup_layer.save_assets = self.save_assets
         self._lookup_layer.load_assets = self.load_assets
 
+    @property
+    def input_label(self):
+        """The input this vectorizer reads, for error messages ("question" for
+        `question_vectorizer`)."""
+        return self.name.removesuffix("_vectorizer")
+
+    def call(self, inputs):
+        if not graphs_are_plain():
+            inputs = tf.convert_to_tensor(inputs)
+            if inputs.dtype == tf.string:
+                inputs = checked_utf8(inputs, self.input_label)
+        return super().call(inputs)
+
     def save_assets(self, dir_path):
         pass
 
     def load_assets(self, dir_path):
         pass
+
+
+def checked_utf8(strings, name="text"):
+    """`strings` (a string tensor), made to depend on a graph assertion that each is
+    valid UTF-8, with a message that names input `name` (TensorFlow's own text ops
+    would read the bytes without complaint)."""
+    repaired = tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace")
+    valid = tf.reduce_all(tf.equal(repaired, strings))
+    message = (f"Input `{name}` holds bytes that are not valid UTF-8; decode the text "
+               "(or replace its bad bytes) first.")
+    check = tf.debugging.Assert(valid, [message])
+    with tf.control_dependencies([check]):
+        return tf.identity(strings)
 
 
 def text_vectorizer(vocab_size, sequence_length, vocabulary=None, name="text_vectorizer"):

@@ -6,39 +6,16 @@ with plain `keras.saving.load_model`. The base class adds input validation with 
 that name the input, dict inputs with optional modalities, and text vocabularies.
 """
 
-import contextlib
 import difflib
-import functools
-import inspect
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mmzoo.backbones import tokenizer_for_backbone
-from mmzoo.preprocessing.text import (
-    check_vocabulary,
-    has_fixed_vocabulary,
-    text_vectorizer,
-    vocabulary_of,
-)
+from mmzoo.preprocessing.text import check_vocabulary, has_fixed_vocabulary, vocabulary_of
+from mmzoo.tasks.building import INITIALIZER_OPTIONS, built_under_dtype_policy
 from mmzoo.tasks.feature_cache import fit_with_cached_features
 from mmzoo.tasks.inputs import check_arrays, graph_checks, is_symbolic
-
-def dense_head(x, head_units, dropout, num_outputs):
-    """The MLP head of the classifier and VQA tasks: (dropout, ReLU Dense) per entry of
-    `head_units`, dropout, then float32 logits (also under mixed precision).
-
-    >>> logits = dense_head(fused, head_units=[256], dropout=0.2, num_outputs=10)
-    """
-    for index, units in enumerate(head_units):
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"head_dropout_{index}")(x)
-        x = keras.layers.Dense(units, activation="relu", name=f"head_hidden_{index}")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    return keras.layers.Dense(num_outputs, dtype="float32", name="head_logits")(x)
-
 
 class Task(keras.Model):
     """Base class of mmzoo models. Subclasses call `super().__init__(inputs=..., outputs=...)`
@@ -54,7 +31,7 @@ class Task(keras.Model):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _built_under_dtype_policy(cls.__dict__["__init__"])
+            cls.__init__ = built_under_dtype_policy(cls.__dict__["__init__"])
 
     def _set_config(self, config):
         self._task_config = dict(config)
@@ -244,6 +221,11 @@ class Task(keras.Model):
         if is_symbolic(inputs):
             return super().__call__(inputs, *args, **kwargs)
         inputs = self.standardize_inputs(inputs)
+        if any(isinstance(value, tf.Tensor) for value in inputs.values()):
+            # Keras refuses a dict that mixes tensors with the numpy arrays that
+            # standardizing may return (e.g. scaled PCM audio in an eager `fit` step).
+            inputs = {name: value if value is None or isinstance(value, tf.Tensor)
+                      else tf.convert_to_tensor(value) for name, value in inputs.items()}
         if not args:
             kwargs.setdefault("training", False)
         return super().__call__(inputs, *args, **kwargs)
@@ -364,6 +346,7 @@ class Task(keras.Model):
                 raise ValueError(f"cache_features=True, but {reason}.")
         if isinstance(x, tf.data.Dataset):
             x = self.prepare_dataset(x, training=True)
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         if isinstance(validation_data, tf.data.Dataset):
             validation_data = self.prepare_dataset(validation_data)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
@@ -389,70 +372,3 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
-
-
-DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
-
-# Backbone options that only choose initial weights: configs keep them as None.
-INITIALIZER_OPTIONS = ("weights", "embeddings")
-
-
-def config_options(options):
-    """Backbone options as a config keeps them: initialisers set to None (a rebuilt model
-    takes its weights from its file, not from a pretrained source)."""
-    return {key: (None if key in INITIALIZER_OPTIONS else value)
-            for key, value in dict(options or {}).items()}
-
-
-def text_tokenizer(backbone, options, vocab_size, sequence_length, vocabulary=None,
-                   name="text_vectorizer"):
-    """What turns raw strings into `backbone`'s token ids: the pretrained backbone's own
-    WordPiece tokenizer (MiniLM, KerasHub presets: a fixed vocabulary), else a
-    `TextVectorizer` over `vocabulary` (adapted from the training texts when None)."""
-    tokenizer = tokenizer_for_backbone(backbone, options, sequence_length)
-    if tokenizer is not None:
-        return tokenizer
-    return text_vectorizer(vocab_size, sequence_length, vocabulary, name=name)
-
-
-@contextlib.contextmanager
-def dtype_policy_scope(dtype):
-    """Layers created inside take `dtype` (a policy name) as their dtype policy; None
-    leaves Keras' global policy."""
-    if dtype is None:
-        yield
-        return
-    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None)
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES} or None, received {dtype!r}.")
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def _built_under_dtype_policy(init):
-    """Wraps a task's `__init__` so that `dtype=` (KerasHub's per-model convention)
-    applies to every layer the task builds, and is kept in its config."""
-
-    @functools.wraps(init)
-    def build(self, *args, **kwargs):
-        dtype = kwargs.get("dtype")
-        if isinstance(dtype, dict):  # a serialized policy, from a config
-            dtype = kwargs["dtype"] = dtype.get("config", {}).get("name")
-        with dtype_policy_scope(dtype):
-            init(self, *args, **kwargs)
-        self._explicit_dtype = dtype
-
-    # Keras reads the constructor's argument spec (not following __wrapped__).
-    build.__signature__ = inspect.signature(init)
-    return build
-
-
-def constructor_defaults(cls):
-    """The default values of `cls.__init__`'s arguments (a task's default config)."""
-    return {name: parameter.default
-            for name, parameter in inspect.signature(cls.__init__).parameters.items()
-            if parameter.default is not inspect.Parameter.empty}

@@ -86,7 +86,7 @@ def graph_cut(model, before_layers):
                     used[id(tensor)] = tensor
     tensors = [produced_ids[key] for key in produced_ids if key in used]
     extractor = keras.Model(model.inputs, tensors, name=f"{model.name}_extractor")
-    head = keras.Model(tensors, model.outputs, name=f"{model.name}_head")
+    head = keras.Model(tensors, model.output, name=f"{model.name}_head")
     return extractor, head
 
 

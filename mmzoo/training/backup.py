@@ -40,7 +40,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _load_model(self):
         try:
             super()._load_model()
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
-            raise WeightsError(
-                f"The training backup in {self.backup_dir} cannot be read ({error}). "
-                f"Delete {self.backup_dir} to train from the start.") from error
+        except json.JSONDecodeError as error:
+            unreadable, failure = self._training_metadata_path, error
+        except (OSError, ValueError, KeyError) as error:  # h5py's errors name no file
+            unreadable, failure = self._weights_path, error
+        else:
+            return
+        raise WeightsError(
+            f"The training backup file {unreadable} cannot be read ({failure}). Delete "
+            f"it with its folder {self.backup_dir} to train from the start (the weights "
+            "and the epoch of a backup go together).") from failure

@@ -136,8 +136,9 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
     ]
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    cache_option = {"feature_cache_dir": cache_dir} if cache_dir else {}
     model.fit(train_set, validation_data=validation_set, epochs=epochs,
-              callbacks=callbacks, verbose=verbose, feature_cache_dir=cache_dir)
+              callbacks=callbacks, verbose=verbose, **cache_option)
     seconds = time.time() - started
 
     results = {}
@@ -165,6 +166,7 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         "seed": seed,
         "deterministic": bool(deterministic),
         "frozen_backbones": bool(freeze_backbones),
+        "pretrained_sources": pretrained_sources(model),
         "overrides": overrides,
         "command": command or _current_command(),
         "versions": versions(),
@@ -175,15 +177,53 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
 
 
 def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size=64,
-             data_options=None, max_examples=None):
-    """Metrics of `preset` with `weights_name` on one split of `data`."""
+             data_options=None, max_examples=None, modalities=None):
+    """Metrics of `preset` with `weights_name` on one split of `data`.
+
+    `modalities`: give the model only these inputs (the others are masked inside its
+    fusion, as when a user leaves them out), e.g. ("text",) for a text + image model.
+    """
     model = load(preset, weights=weights_name, compile=False)
     options = {**model.dataset_options(), **(data_options or {})}
     dataset, _ = load_split(data, split, data_dir, batch_size, options,
                             max_examples=max_examples)
     if dataset is None:
         raise ValueError(f"The {split!r} split of {data!r} is empty.")
-    return {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
+    if modalities:
+        unknown = [m for m in modalities if m not in model.input_names]
+        if unknown:
+            raise ValueError(f"modalities {unknown} are not inputs of {preset!r}, which "
+                             f"takes {model.input_names}.")
+        dataset = dataset.map(lambda inputs, *rest: (
+            {k: v for k, v in inputs.items() if k in modalities or k not in
+             model.input_names}, *rest))
+    results = {**model.evaluate_dataset(dataset), "dataset": data, "split": split}
+    if modalities:
+        results["modalities"] = list(modalities)
+    return results
+
+
+def pretrained_sources(model):
+    """Where the model's pretrained initial weights came from: source name, package and
+    version (or download), licence; {} for a model trained from scratch."""
+    from mmzoo.pretrained import SOURCES
+
+    config = model.get_config()
+    sources = {}
+    for key, value in model.pretrained_init.items():
+        modality = key.split("_")[0]
+        backbone = config.get(f"{modality}_backbone")
+        names = [value.get("embeddings")] if isinstance(value, dict) else []
+        names += [backbone, f"{backbone}_imagenet"]
+        for name in filter(None, names):
+            if name in SOURCES:
+                spec = SOURCES[name]
+                sources[modality] = {
+                    "source": name, "licence": spec["licence"],
+                    "package": (f"{spec['package']}=={spec['version']}" if "package" in spec
+                                else spec.get("url"))}
+                break
+    return sources
 
 
 def _feature_cache_dir(root, model, probe_set, data_identity):
@@ -223,8 +263,12 @@ def _backed_up_epoch(backup):
     path = backup / "training_metadata.json"
     if not path.exists():
         return 0
-    with open(path) as handle:
-        return int(json.load(handle).get("epoch", 0))
+    try:
+        return int(json.loads(path.read_text()).get("epoch", 0))
+    except (json.JSONDecodeError, ValueError, AttributeError) as error:
+        raise weights.WeightsError(
+            f"The training backup's {path} cannot be read ({error}). Delete {backup} to "
+            "train from the start.") from None
 
 
 def _read_history(path):

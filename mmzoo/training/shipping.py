@@ -22,9 +22,13 @@ def ship_folder(source, preset, name, root=None):
 
     >>> ship_folder("runs/vqa/easy_vqa/vqa_san", "vqa_san", "easy_vqa")
     """
+    from mmzoo.training.fit import pretrained_sources
+
     target = pathlib.Path(root or weights_root()) / preset / name
     model = load(preset, weights=str(source), compile=False)
+    metadata = read_metadata(source)
+    metadata.setdefault("pretrained_sources", pretrained_sources(model))
     save_folder(model, target, preset=read_folder_config(source).get("preset", preset),
-                metadata=read_metadata(source))
+                metadata=metadata)
     update_manifest(target.parent.parent)
     return target

@@ -11,6 +11,7 @@ import tensorflow as tf
 from keras import ops
 
 from mmzoo.layers import PositionEmbedding
+from mmzoo.layers.tracing import graphs_are_plain
 from mmzoo.tasks.captioning.tokens import NEG_INF, PAD_ID
 
 
@@ -317,11 +318,21 @@ class AttentionLSTMDecoder(keras.layers.Layer):
         def recur(carry, embedded_t):
             return self._recur(embedded_t, carry[:2], context)
 
-        hs, _, zs, alphas = tf.scan(lambda carry, e: recur(carry, e),
-                                    tf.transpose(embedded, [1, 0, 2]), initializer=start)
-        hs, zs = tf.transpose(hs, [1, 0, 2]), tf.transpose(zs, [1, 0, 2])
+        steps = embedded.shape[1]
+        if graphs_are_plain() and steps is not None:
+            # Unrolled: TFLite's builtin ops cannot run tf.scan's TensorLists over a
+            # dynamic batch. The same steps, so the same values.
+            carry, outputs = start, []
+            for t in range(steps):
+                carry = recur(carry, embedded[:, t])
+                outputs.append(carry)
+            hs, _, zs, alphas = (ops.stack(parts, axis=1) for parts in zip(*outputs))
+        else:
+            hs, _, zs, alphas = tf.scan(recur, tf.transpose(embedded, [1, 0, 2]),
+                                        initializer=start)
+            hs, zs, alphas = (tf.transpose(t, [1, 0, 2]) for t in (hs, zs, alphas))
         if training and self.attention_regularizer:
-            self.add_loss(self.attention_penalty(tf.transpose(alphas, [1, 0, 2]), tokens))
+            self.add_loss(self.attention_penalty(alphas, tokens))
         return self._output(embedded, hs, zs, training)
 
     def attention_penalty(self, alphas, tokens):

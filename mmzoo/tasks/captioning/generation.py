@@ -13,6 +13,7 @@ import tensorflow as tf
 from mmzoo.preprocessing import check_vocabulary, decode_images, load_images
 from mmzoo.tasks.captioning import decoding
 from mmzoo.tasks.captioning.tokens import END_ID, NEG_INF, START_ID
+from mmzoo.tasks.inputs import graph_checks
 
 # Python-side caches of traced decoding functions, outside Keras' attribute tracking.
 _DECODERS = weakref.WeakKeyDictionary()
@@ -199,6 +200,9 @@ class CaptionGeneration:
         vocabulary = self.vocabulary
 
         def captions_of(images):
+            # The checks model(x) runs (a non-empty batch, finite pixels): the search
+            # calls the image encoder directly.
+            images = graph_checks({"image": images})["image"]
             out = self.search(images, self.sequence_length, self.num_beams,
                               self.length_penalty, vocabulary_size=len(vocabulary))
             return {"captions": self.detokenize(out["tokens"], vocabulary),

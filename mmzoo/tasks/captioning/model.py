@@ -39,8 +39,8 @@ from mmzoo.backbones import build_backbone
 from mmzoo.preprocessing import check_vocabulary, text_vectorizer
 from mmzoo.preprocessing.text import RESERVED_TOKENS, vocabulary_of
 from mmzoo.registry import TASKS
-from mmzoo.tasks.base import Task, config_options, constructor_defaults
-from mmzoo.tasks.feature_cache import with_step_seeds
+from mmzoo.tasks.base import Task
+from mmzoo.tasks.building import config_options, constructor_defaults
 from mmzoo.tasks.captioning import decoding
 from mmzoo.tasks.captioning import metrics as caption_metrics
 from mmzoo.tasks.captioning.decoders import (
@@ -63,6 +63,7 @@ from mmzoo.tasks.captioning.tokens import (
     START_TOKEN,
     with_special_tokens,
 )
+from mmzoo.tasks.feature_cache import with_step_seeds
 
 DECODERS = ("transformer", "lstm_attention")
 

@@ -3,6 +3,7 @@ pipeline)."""
 
 from mmzoo import checks
 from mmzoo.preprocessing import is_batch
+from mmzoo.reprs import pipeline_repr
 
 
 class CaptioningPipeline:
@@ -22,6 +23,9 @@ class CaptioningPipeline:
 
     def __init__(self, model):
         self.model = model
+
+    def __repr__(self):
+        return pipeline_repr(self, vocabulary=len(self.model.vocabulary))
 
     def __call__(self, image=None, batch_size=32, **generate_options):
         if image is None:

@@ -12,29 +12,16 @@ TensorFlow multimodal sentiment model: Embedding -> LSTM(128), ResNet50 -> globa
 average pooling, concatenate, Dense(num_classes, softmax).
 """
 
-
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from mmzoo import checks
 from mmzoo.backbones import MODALITIES, build_backbone
 from mmzoo.fusion import build_fusion
 from mmzoo.layers import ModalityInputs
-from mmzoo.preprocessing import (
-    as_string_batch,
-    check_clip_length,
-    check_vocabulary,
-    decode_images,
-    decode_wav,
-    load_audios,
-    load_images,
-    pcm_to_float,
-)
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import (
-    Task,
+from mmzoo.tasks.base import Task
+from mmzoo.tasks.building import (
     config_options,
     constructor_defaults,
     dense_head,
@@ -47,6 +34,7 @@ from mmzoo.tasks.classification.metrics import (
     macro_f1,
     weighted_f1,
 )
+from mmzoo.tasks.classification.raw_inputs import ClassifierRawInputs
 from mmzoo.tasks.feature_cache import frozen_feature_split
 
 _INPUT_SPECS = {
@@ -60,7 +48,7 @@ _FILLER_SHAPES = {"text": (1,), "image": (32, 32, 3)}
 
 @TASKS.register("classifier")
 @keras.saving.register_keras_serializable(package="mmzoo")
-class Classifier(Task):
+class Classifier(ClassifierRawInputs, Task):
     """Multimodal classifier over any non-empty subset of text, image and audio.
 
     Args:
@@ -244,29 +232,6 @@ class Classifier(Task):
             "fusion": config["fusion"],
         }
 
-    # ----- inputs ------------------------------------------------------------------
-    @property
-    def required_inputs(self):
-        return []  # a missing modality is masked inside the fusion layer
-
-    def standardize_inputs(self, inputs):
-        """As `Task.standardize_inputs`; integer PCM audio (int16, int32, uint8) is
-        scaled to float32 in [-1, 1] as WAV decoding does, and clips shorter than one
-        analysis window raise."""
-        audio = inputs.get("audio") if isinstance(inputs, dict) else None
-        if audio is not None and not tf.is_symbolic_tensor(audio):
-            shape = tuple(getattr(audio, "shape", np.shape(audio)))
-            if len(shape) == 3:
-                raise ValueError(
-                    f"Input 'audio' expected mono waveforms [B, samples], received shape "
-                    f"{list(shape)}: average the channels first (audio.mean(-1)).")
-            if len(shape) == 2:
-                check_clip_length(shape[1], self.min_audio_samples, "audio")
-            if np.dtype(getattr(getattr(audio, "dtype", None), "as_numpy_dtype",
-                                getattr(audio, "dtype", np.float32))).kind in "iu":
-                inputs = {**inputs, "audio": pcm_to_float(np.asarray(audio), "audio")}
-        return super().standardize_inputs(inputs)
-
     # ----- labels ------------------------------------------------------------------
     @property
     def labels(self):
@@ -371,59 +336,6 @@ class Classifier(Task):
         if self._task_config["activation"] == "softmax":
             results["loss"] = cross_entropy(labels, scores)
         return results
-
-    # ----- raw inputs --------------------------------------------------------------
-    def preprocess(self, text=None, image=None, audio=None):
-        """Raw inputs -> model inputs (numpy), for the modalities given.
-
-        text: a string or list of strings; image: paths, encoded bytes or arrays
-        (grayscale and RGBA are converted, any size is resized); audio: WAV paths,
-        WAV bytes or 1-D waveforms at `sample_rate` (padded/cut to `clip_seconds`).
-        """
-        raw = {"text": text, "image": image, "audio": audio}
-        for name, value in raw.items():
-            if value is not None and name not in self.modalities:
-                raise ValueError(
-                    f"This model takes {self.modalities}; it has no '{name}' input.")
-        inputs = {}
-        if text is not None:
-            check_vocabulary(self.text_vectorizer)
-            inputs["text"] = self.text_vectorizer(as_string_batch(text)).numpy().astype(
-                "int32")
-        if image is not None:
-            inputs["image"] = load_images(image, self.image_size)
-        if audio is not None:
-            inputs["audio"] = load_audios(audio, self.sample_rate, self.clip_samples,
-                                          min_samples=self.min_audio_samples)
-        if not inputs:
-            raise ValueError(f"No input given; this model takes {self.modalities}.")
-        return inputs
-
-    def raw_signature(self):
-        """TensorSpecs of the exported raw-input endpoint: one string per example."""
-        return {m: tf.TensorSpec((None,), tf.string, name=m) for m in self.modalities}
-
-    def preprocess_raw(self, raw):
-        """Graph version of `preprocess` for the export: strings, image and WAV bytes."""
-        inputs = {}
-        if "text" in raw:
-            inputs["text"] = tf.cast(self.text_vectorizer(raw["text"]), tf.int32)
-        if "image" in raw:
-            inputs["image"] = decode_images(raw["image"], self.image_size)
-        if "audio" in raw:
-            inputs["audio"] = tf.map_fn(
-                lambda data: decode_wav(data, self.sample_rate, self.clip_samples),
-                raw["audio"],
-                fn_output_signature=tf.TensorSpec((self.clip_samples,), tf.float32))
-        return inputs
-
-    def postprocess_raw(self, predictions):
-        """Serving outputs: class scores and the top label per example."""
-        labels = tf.constant(self.labels)
-        return {"scores": predictions,
-                "label": tf.gather(labels, tf.argmax(predictions, axis=-1))}
-
-
 
 def unimodal_loss(labels, logits, presence):
     """Mean sparse cross-entropy of per-modality logits `[B, M, C]` over present entries."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from mmzoo import checks
 from mmzoo.preprocessing import is_batch
+from mmzoo.reprs import pipeline_repr
 
 
 class ClassificationPipeline:
@@ -18,6 +19,9 @@ class ClassificationPipeline:
 
     def __init__(self, model):
         self.model = model
+
+    def __repr__(self):
+        return pipeline_repr(self, labels=len(self.model.labels))
 
     def __call__(self, text=None, image=None, audio=None, top_k=1):
         top_k = checks.integer(top_k, "top_k", minimum=1)

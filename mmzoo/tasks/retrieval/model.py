@@ -26,17 +26,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmzoo.preprocessing import (
-    as_string_batch,
-    check_vocabulary,
-    decode_images,
-    load_images,
-)
 from mmzoo.registry import TASKS
-from mmzoo.tasks.base import Task, config_options, constructor_defaults, text_tokenizer
+from mmzoo.tasks.base import Task
+from mmzoo.tasks.building import config_options, constructor_defaults, text_tokenizer
+from mmzoo.tasks.feature_cache import with_step_seeds
 from mmzoo.tasks.retrieval import losses as contrastive
 from mmzoo.tasks.retrieval.metrics import retrieval_metrics
-from mmzoo.tasks.feature_cache import with_step_seeds
 from mmzoo.tasks.retrieval.pairs import (
     cached_pairs,
     caption_stacks,
@@ -45,15 +40,15 @@ from mmzoo.tasks.retrieval.pairs import (
     pick_caption,
     retriever_split,
 )
+from mmzoo.tasks.retrieval.raw_inputs import MODALITIES, RetrieverRawInputs
 from mmzoo.tasks.retrieval.towers import image_tower, text_tower
 
-MODALITIES = ("image", "text")
 OUTPUTS = ("image_embeddings", "text_embeddings", "logits")
 
 
 @TASKS.register("retriever")
 @keras.saving.register_keras_serializable(package="mmzoo")
-class Retriever(Task):
+class Retriever(RetrieverRawInputs, Task):
     """Dual encoder for image-text retrieval, trained with a contrastive loss.
 
     Inputs `{"image": [B, H, W, 3] float32 0..255, "text": [B, T] int32 ids}`; outputs
@@ -360,69 +355,6 @@ class Retriever(Task):
         similarity = image_embeddings.astype(np.float64) @ text_embeddings.T.astype(np.float64)
         return {**retrieval_metrics(similarity, owners), "images": int(len(image_embeddings)),
                 "captions": int(len(text_embeddings))}
-
-    # ----- raw inputs --------------------------------------------------------------
-    def preprocess(self, text=None, image=None):
-        """Raw inputs -> model inputs (numpy) for the modalities given.
-
-        text: a string or list of strings; image: paths, encoded bytes or arrays (any
-        size; grayscale and RGBA converted), resized to `image_size`.
-        """
-        inputs = {}
-        if text is not None:
-            check_vocabulary(self.text_vectorizer)
-            inputs["text"] = self.text_vectorizer(as_string_batch(text)).numpy().astype(
-                "int32")
-        if image is not None:
-            inputs["image"] = load_images(image, self.image_size)
-        if not inputs:
-            raise ValueError(f"No input given; this model takes {list(MODALITIES)}.")
-        return inputs
-
-    def raw_signature(self):
-        """TensorSpecs of the exported raw-input endpoint: one string per example."""
-        return {m: tf.TensorSpec((None,), tf.string, name=m) for m in MODALITIES}
-
-    def preprocess_raw(self, raw):
-        """Graph version of `preprocess`: encoded image bytes and strings."""
-        inputs = {}
-        if "text" in raw:
-            inputs["text"] = tf.cast(self.text_vectorizer(raw["text"]), tf.int32)
-        if "image" in raw:
-            inputs["image"] = decode_images(raw["image"], self.image_size)
-        return inputs
-
-    def serving_endpoints(self):
-        """`serve` (default: images and texts -> both embeddings and the logits),
-        `encode_image` (image bytes -> embeddings), `encode_text` (strings ->
-        embeddings) and `serve_tensors` (model inputs -> outputs)."""
-        check_vocabulary(self.text_vectorizer, type(self).__name__)
-        specs = self.raw_signature()
-
-        def serve(raw):
-            inputs = self.preprocess_raw(raw)
-            images = self.image_encoder(inputs["image"], training=False)
-            texts = self.text_encoder(inputs["text"], training=False)
-            return {"image_embeddings": images, "text_embeddings": texts,
-                    "logits": self.similarity_logits(images, texts)}
-
-        def encode_image(raw):
-            inputs = self.preprocess_raw(raw)
-            return {"embeddings": self.image_encoder(inputs["image"], training=False)}
-
-        def encode_text(raw):
-            inputs = self.preprocess_raw(raw)
-            return {"embeddings": self.text_encoder(inputs["text"], training=False)}
-
-        def serve_tensors(inputs):
-            return dict(self(inputs, training=False))
-
-        return {
-            "serve": (serve, [specs]),
-            "encode_image": (encode_image, [{"image": specs["image"]}]),
-            "encode_text": (encode_text, [{"text": specs["text"]}]),
-            "serve_tensors": (serve_tensors, [self.tensor_signature()]),
-        }
 
 
 def _captions_spec(spec):

@@ -7,6 +7,7 @@ import numpy as np
 from mmzoo import checks
 from mmzoo.preprocessing import as_string_batch, is_batch
 from mmzoo.preprocessing.text import UNK_ID
+from mmzoo.reprs import pipeline_repr
 from mmzoo.tasks.retrieval.index import Index
 
 
@@ -30,6 +31,10 @@ class RetrievalPipeline:
 
     def __init__(self, model):
         self.model = model
+
+    def __repr__(self):
+        return pipeline_repr(self, embed_dim=self.model.embed_dim,
+                             loss=self.model.get_config()["loss"])
 
     # ----- embeddings ------------------------------------------------------------------
     def embed_images(self, images, batch_size=32):

@@ -44,8 +44,8 @@ from mmzoo.preprocessing import (
     load_images,
 )
 from mmzoo.registry import FUSIONS, TASKS
-from mmzoo.tasks.base import (
-    Task,
+from mmzoo.tasks.base import Task
+from mmzoo.tasks.building import (
     config_options,
     constructor_defaults,
     dense_head,

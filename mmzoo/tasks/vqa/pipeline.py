@@ -4,6 +4,7 @@ import numpy as np
 
 from mmzoo import checks
 from mmzoo.preprocessing import is_batch
+from mmzoo.reprs import pipeline_repr
 
 
 class VQAPipeline:
@@ -23,6 +24,9 @@ class VQAPipeline:
 
     def __init__(self, model):
         self.model = model
+
+    def __repr__(self):
+        return pipeline_repr(self, labels=len(self.model.answers))
 
     def __call__(self, image=None, question=None, top_k=1):
         top_k = checks.integer(top_k, "top_k", minimum=1)

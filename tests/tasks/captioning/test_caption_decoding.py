@@ -164,7 +164,7 @@ def test_sampling_is_seeded_and_top_k_one_is_greedy():
 @pytest.mark.parametrize("kwargs, message", [
     ({"max_length": 0}, "max_length must be a positive integer"),
     ({"max_length": 5, "num_beams": 0}, "num_beams \\(the beam width\\) must be"),
-    ({"max_length": 5, "temperature": 0.0}, "temperature must be positive"),
+    ({"max_length": 5, "temperature": 0.0}, "temperature must be a positive finite number"),
     ({"max_length": 5, "top_k": -1}, "top_k must be a non-negative"),
     ({"max_length": 5, "num_beams": 2, "top_k": 3}, "Beam search is deterministic"),
     ({"max_length": 30, "limit": 20}, "exceeds the model's sequence_length=20"),
