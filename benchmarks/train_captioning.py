@@ -164,10 +164,9 @@ def ship(preset, folder, data_dir):
     """Copies `folder` to weights/<preset>/flickr8k with the metrics of its first SUBSET
     validation images (what tests/tasks/captioning/test_caption_weights.py re-scores);
     other caption presets' flickr8k folders are removed."""
+    import mmzoo
     from mmzoo.training import evaluate, ship_folder
     from mmzoo.weights import read_metadata, save_folder, update_manifest
-
-    import mmzoo
 
     subset = evaluate(preset, str(folder), "flickr8k", split=SPLIT, data_dir=data_dir,
                       max_examples=SUBSET)

@@ -78,7 +78,7 @@ def gallery_metrics(model, dataset, size=GALLERY, seed=0):
     remap = {old: new for new, old in enumerate(chosen)}
     similarity = images[chosen].astype(np.float64) @ texts[keep].T.astype(np.float64)
     metrics = retrieval_metrics(similarity, np.array([remap[o] for o in owners[keep]]))
-    return {**metrics, "images": int(len(chosen)), "captions": int(keep.sum()),
+    return {**metrics, "images": len(chosen), "captions": int(keep.sum()),
             "sampled": bool(len(images) > size)}
 
 
@@ -255,7 +255,7 @@ def write_table(results):
                                            for name, run in runs) + "."]
     example = results.get("examples")
     if example:
-        lines += ["", f"Zero-shot labels (`retrieve(paths, candidate_labels=...)`, template "
+        lines += ["", (f"Zero-shot labels (`retrieve(paths, candidate_labels=...)`, template "
                   f"\"a photo of {{}}.\") of the first {len(example['zero_shot'])} "
                   f"validation images, over {len(example['labels'])} labels "
                   f"({', '.join(example['labels'])}); on the "
@@ -263,13 +263,13 @@ def write_table(results):
                   f"use one of them, the top label is one of those words for "
                   f"{100 * example['zero_shot_hit_rate']:.0f}% (always answering the most "
                   f"frequent, \"{example['majority_label']}\": "
-                  f"{100 * example['majority_hit_rate']:.0f}%):", "",
+                  f"{100 * example['majority_hit_rate']:.0f}%):"), "",
                   "| image | top 3 labels | first reference |", "|---|---|---|"]
         lines += [f"| {e['image']} | " + ", ".join(f"{label} {score:.2f}"
                                                    for label, score in e["top3"])
                   + f" | {e['reference']} |" for e in example["zero_shot"]]
-        lines += ["", "Text -> image search over the 713 validation images with the first "
-                  "caption of the first validation images (own image in bold):", "",
+        lines += ["", ("Text -> image search over the 713 validation images with the first "
+                  "caption of the first validation images (own image in bold):"), "",
                   "| query | top 3 images |", "|---|---|"]
         for search in example["searches"]:
             found = ", ".join((f"**{name}**" if name == search["own_image"] else name)

@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 import mmzoo
-from mmzoo.pretrained.glove import glove_matrix
 from mmzoo.preprocessing.text import vocabulary_of
+from mmzoo.pretrained.glove import glove_matrix
 from mmzoo.training import train
 from tests import data_factories as fake
 from tests.test_cli import run_cli
