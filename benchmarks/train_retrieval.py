@@ -8,7 +8,8 @@ runs/retrieval/feature_cache ...` (seed 0): EfficientNet-Lite0 and MiniLM stay f
 their outputs for every image and for all 5 captions of it are computed once (the
 presets share them), and the projections and the temperature train on them, each
 epoch pairing every image with one of its captions drawn anew. Weights folders go to
-`runs/retrieval/<preset><tag>/`; a finished run is not repeated.
+`runs/retrieval/<preset><tag>/`; a finished run is not repeated, nor scored again
+(`--evaluate-only --only PRESET` scores that preset's runs again).
 
 Evaluation (5-captions protocol, `mmzoo.tasks.retrieval.metrics`): recall@1/5/10 both
 ways and median ranks on a gallery of at most 1,000 validation images (a seeded sample
@@ -186,16 +187,21 @@ def main():
     if not isinstance(results.get("shipped", {}), dict):  # the retired flickr8k_1k runs
         results = {}
     runs = {k: v for k, v in results.get("runs", {}).items() if "gallery" in v}
+    trained = set()
     for preset in args.only or PRESETS:
         out = pathlib.Path(args.runs_dir) / f"{preset}{args.tag}"
         if not args.evaluate_only and not (out / "checksums.json").exists():
             command = train_command(preset, args, out)
             print("$", shlex.join(command), flush=True)
             subprocess.run(command, check=True, cwd=ROOT)
+            trained.add(out.name)
     for out in sorted(pathlib.Path(args.runs_dir).glob("retrieval_*")):
         preset = next((p for p in PRESETS if out.name.startswith(p)), None)
         if preset is None or not (out / "checksums.json").exists():
             continue
+        rescore = out.name in trained or (args.evaluate_only and preset in (args.only or ()))
+        if out.name in runs and not rescore:
+            continue  # scored before (--evaluate-only --only PRESET scores its runs again)
         metadata = read_metadata(out)
         model = mmzoo.load(preset, weights=str(out), compile=False)
         dataset, _ = load_split("flickr8k", "validation", args.data_dir, 64,
@@ -251,6 +257,16 @@ def write_table(results):
     row("random ranking (exact)", f"{images} images", results["floor"])
     row("Karpathy & Fei-Fei 2015, BRNN (paper; official test images)", "1,000 images",
         KARPATHY_BRNN)
+    gallery = next(iter(results["runs"].values()))["gallery"]
+    which = ("a seeded sample of 1,000 validation images" if gallery["sampled"]
+             else "the whole split")
+    protocol = (f"5-captions protocol on the validation split: each image ranks all "
+                f"captions of the gallery, each caption ranks all its images; the gallery "
+                f"is {which} ({gallery['images']} images, {gallery['captions']} captions), "
+                f"for the random-ranking row too. The paper's row is on Flickr8k's "
+                f"official test images, which this folder does not hold: comparable in "
+                f"scale, not the same images.")
+    lines += ["", protocol]
     lines += ["", "Commands: " + "; ".join(f"`{name}`: `{run['command']}`"
                                            for name, run in runs) + "."]
     example = results.get("examples")
@@ -268,8 +284,9 @@ def write_table(results):
         lines += [f"| {e['image']} | " + ", ".join(f"{label} {score:.2f}"
                                                    for label, score in e["top3"])
                   + f" | {e['reference']} |" for e in example["zero_shot"]]
-        lines += ["", ("Text -> image search over the 713 validation images with the first "
-                  "caption of the first validation images (own image in bold):"), "",
+        lines += ["", (f"Text -> image search over the {images} validation images with the "
+                  "first caption of each of the first validation images (own image in "
+                  "bold):"), "",
                   "| query | top 3 images |", "|---|---|"]
         for search in example["searches"]:
             found = ", ".join((f"**{name}**" if name == search["own_image"] else name)

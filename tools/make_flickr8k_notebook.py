@@ -1,7 +1,7 @@
 """Writes notebooks/flickr8k_caption_search.ipynb from the cells below, and executes it
 (the shipped Flickr8k weights on the shared data) so that it shows real outputs.
 
-    python tools/make_flickr8k_notebook.py [--data-dir ../shared/data/flickr8k] [--no-run]
+    python -m tools.make_flickr8k_notebook [--data-dir ../shared/data] [--no-run]
 """
 
 import argparse
@@ -9,6 +9,8 @@ import os
 import pathlib
 
 import nbformat
+
+from tools.make_notebooks import INSTALL, build
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "flickr8k_caption_search.ipynb"
@@ -23,10 +25,7 @@ MiniLM for the retriever's texts), trained on the 6,378 training photos of Flick
 the **validation** split, in file order: nothing is picked. Runs on a CPU in a few
 minutes (Colab: Runtime > Run all; point `DATA_DIR` at a Flickr8k folder:
 `captions.txt` + `images/`)."""),
-    ("code", """# Colab only: install mmzoo (elsewhere, install it with pip first).
-import sys
-if "google.colab" in sys.modules:
-    !pip install -q "git+https://github.com/mmzoo/mmzoo" """),
+    ("code", INSTALL),
     ("code", """import csv
 import os
 import pathlib
@@ -111,15 +110,15 @@ def shipped(task):
     return next(p for p in mmzoo.list_models(task=task) if "flickr8k" in shipped_weights(p))
 
 
-def write(path, cells):
+def cells_with_presets(cells=CELLS):
+    """CELLS with the shipped captioning and retrieval presets' names filled in."""
     names = {"captioner": shipped("captioner"), "retriever": shipped("retriever")}
-    cells = [(kind, source.replace("{captioner}", names["captioner"])
-              .replace("{retriever}", names["retriever"])) for kind, source in cells]
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell(source) if kind == "markdown"
-                      else nbformat.v4.new_code_cell(source) for kind, source in cells]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    return [(kind, source.replace("{captioner}", names["captioner"])
+             .replace("{retriever}", names["retriever"])) for kind, source in cells]
+
+
+def write(path, cells):
+    notebook = build(NOTEBOOK.stem, cells_with_presets(cells))
     nbformat.write(notebook, path)
     return notebook
 
