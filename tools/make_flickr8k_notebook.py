@@ -123,6 +123,20 @@ def write(path, cells):
     return notebook
 
 
+def without_logs(notebook):
+    """The notebook without TensorFlow's logs (start-up lines on stderr, retracing
+    warnings): what is kept is what the cells print and return."""
+    def is_log(output):
+        return output.get("name") == "stderr" or all(
+            line.startswith("WARNING:tensorflow:")
+            for line in output.get("text", "").splitlines() if line) and output.get("text")
+
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not is_log(o)]
+    return notebook
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
@@ -133,9 +147,10 @@ def main():
         from nbclient import NotebookClient
 
         os.environ["MMZOO_DATA_DIR"] = args.data_dir
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         NotebookClient(notebook, timeout=1800, kernel_name="python3",
                        resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-        nbformat.write(notebook, NOTEBOOK)
+        nbformat.write(without_logs(notebook), NOTEBOOK)
     print(f"wrote {NOTEBOOK}")
 
 
