@@ -261,11 +261,13 @@ def write_table(results):
     which = ("a seeded sample of 1,000 validation images" if gallery["sampled"]
              else "the whole split")
     protocol = (f"5-captions protocol on the validation split: each image ranks all "
-                f"captions of the gallery, each caption ranks all its images; the gallery "
+                f"captions of the gallery, each caption ranks all the images; the gallery "
                 f"is {which} ({gallery['images']} images, {gallery['captions']} captions), "
                 f"for the random-ranking row too. The paper's row is on Flickr8k's "
                 f"official test images, which this folder does not hold: comparable in "
-                f"scale, not the same images.")
+                f"scale, not the same images. The shipped run is the best of "
+                f"{len(results['runs'])} by validation R-sum (this folder has no test "
+                f"split), so its row is a selected one, slightly optimistic.")
     lines += ["", protocol]
     lines += ["", "Commands: " + "; ".join(f"`{name}`: `{run['command']}`"
                                            for name, run in runs) + "."]
