@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 import mmzoo
+from mmzoo.listing import summarize
 from mmzoo.registry import PRESETS as PRESETS_REGISTRY
-from mmzoo.zoo import summarize
 from tests.helpers import fit_each
 from tests.roundtrip import check_in_fresh_process, keras_round_trip
 
@@ -44,7 +44,7 @@ def caption_batch(rng, batch=4):
 def test_every_captioning_preset_is_tested_and_its_trained_part_ships_under_8_mib():
     assert set(PRESETS) == {"caption_sat", "caption_transformer"}
     for preset in PRESETS:
-        info = summarize(preset)  # describe() would fetch the pretrained weights
+        info = summarize(preset)
         assert info["task"] == "captioner" and info["modalities"] == ["image", "text"]
         config = PRESETS_REGISTRY.get(preset)["config"]
         assert config["image_backbone"] == "efficientnet_lite0"

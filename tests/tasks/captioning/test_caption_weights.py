@@ -12,6 +12,7 @@ validation --json` (benchmarks/README.md).
 """
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -22,7 +23,9 @@ from mmzoo.datasets.flickr8k import split_of_image
 from mmzoo.tasks.captioning import metrics as caption_metrics
 from mmzoo.training import evaluate
 from mmzoo.weights import read_metadata, resolve_weights, shipped_weights
+from tests import data_factories as fake
 from tests.roundtrip import check_in_fresh_process
+from tests.test_cli import run_cli
 
 SHIPPED = [(preset, name) for preset in mmzoo.list_models(task="captioner")
            for name in shipped_weights(preset)]
@@ -80,6 +83,22 @@ def test_the_pipeline_names_the_main_object_more_often_than_chance(shipped, shar
     assert mentions["images"] > 50
     assert mentions["hit_rate"] > mentions["chance_rate"] + 0.2, mentions
     assert len(set(captions)) >= 48
+
+
+def test_evaluate_reads_any_folder_of_the_layout_with_split_all(shipped, tmp_path):
+    """`mmzoo evaluate ... --split all --json` on a folder the test makes: every image
+    captioned and scored, the same metrics as in-process evaluation."""
+    folder, _ = fake.make_flickr8k(tmp_path, num_images=6)
+    result = run_cli("evaluate", shipped[0], "--weights", shipped[1], "--data", "flickr8k",
+                     "--data-dir", str(folder), "--split", "all", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout)  # exactly one JSON object
+    assert metrics["split"] == "all" and metrics["examples"] == 6
+    expected = evaluate(*shipped, "flickr8k", split="all", data_dir=str(folder))
+    for key in SCORES:
+        assert metrics[key] == pytest.approx(expected[key], abs=1e-6), key
+        assert 0 <= metrics[key] <= 10
+    assert metrics["distinct_captions"] == expected["distinct_captions"]
 
 
 @pytest.mark.slow  # ~1 min: EfficientNet and the beam search traced into a SavedModel

@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 import mmzoo
+from mmzoo.listing import summarize
 from mmzoo.registry import PRESETS as PRESETS_REGISTRY
 from mmzoo.training import train
-from mmzoo.zoo import summarize
 from tests import data_factories as fake
 from tests.helpers import fit_each
 from tests.roundtrip import check_in_fresh_process, keras_round_trip
@@ -66,7 +66,7 @@ def trained():
 
 def test_presets_are_registered_and_described():
     assert PRESETS == ["retrieval_dual_encoder", "retrieval_siglip"]
-    info = summarize("retrieval_siglip")  # describe() would fetch the pretrained towers
+    info = summarize("retrieval_siglip")
     assert info["task"] == "retriever" and info["modalities"] == ["image", "text"]
     assert info["loss"] == "sigmoid"
     assert info["backbones"] == {"image": "efficientnet_lite0", "text": "minilm"}

@@ -12,6 +12,7 @@ weights; the whole split is reproduced by `mmzoo evaluate <preset> --weights fli
 """
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from mmzoo.datasets.flickr8k import split_of_image
 from mmzoo.tasks.retrieval.metrics import random_ranking_floor
 from mmzoo.training import evaluate
 from mmzoo.weights import read_metadata, resolve_weights, shipped_weights
+from tests import data_factories as fake
+from tests.test_cli import run_cli
 
 SHIPPED = sorted((preset, name) for preset, names in shipped_weights().items()
                  if preset.startswith("retrieval_") for name in names)
@@ -89,3 +92,20 @@ def test_the_pipeline_finds_validation_photos_and_labels_them(preset, name, shar
     dogs = [p for p, texts in zip(paths, captions) if all("dog" in t for t in texts)]
     assert len(dogs) >= 3
     assert all(r[0]["label"] == "dog" for r in retrieve(dogs, candidate_labels=labels))
+
+
+@pytest.mark.parametrize("preset, name", SHIPPED)
+def test_evaluate_reads_any_folder_of_the_layout_with_split_all(preset, name, tmp_path):
+    """`mmzoo evaluate ... --split all --json` on a folder the test makes: every image
+    and caption scored, the same metrics as in-process evaluation."""
+    folder, captions = fake.make_flickr8k(tmp_path, num_images=6)
+    result = run_cli("evaluate", preset, "--weights", name, "--data", "flickr8k",
+                     "--data-dir", str(folder), "--split", "all", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout)  # exactly one JSON object
+    assert metrics["split"] == "all"
+    assert metrics["images"] == 6 and metrics["captions"] == 30 == 5 * len(captions)
+    expected = evaluate(preset, name, "flickr8k", split="all", data_dir=str(folder))
+    for key in (*RECALLS, "i2t_medr", "t2i_medr"):
+        assert metrics[key] == pytest.approx(expected[key], abs=1e-6), key
+        assert 0 <= metrics[key] <= 100
