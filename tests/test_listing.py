@@ -10,7 +10,7 @@ import pytest
 import mmzoo
 from mmzoo import listing
 from mmzoo.registry import PRESETS, TASKS
-from mmzoo.tasks.base import constructor_defaults
+from mmzoo.tasks.building import constructor_defaults
 from tools.preset_parameters import count_parameters
 
 

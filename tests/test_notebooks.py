@@ -115,6 +115,7 @@ def test_flickr8k_notebook_runs_on_the_first_validation_photos(shared_data, tmp_
                                                                monkeypatch):
     if not _flickr8k_weights_shipped():
         pytest.skip("no flickr8k weights shipped")
+    (tmp_path / "cache").mkdir()  # nothing is cached here (execute checks the folder)
     _, printed = execute("flickr8k_caption_search", shared_data, tmp_path, monkeypatch)
     assert "40 validation photos" in printed
     assert printed.count("generated: ") == 8
