@@ -110,7 +110,7 @@ def test_flickr8k_notebook_cells_are_what_the_generator_writes():
     assert "the SavedModel agrees with the Python pipeline" in printed  # it was run
 
 
-@pytest.mark.slow  # about two minutes: the captioner's export traces its beam search
+@pytest.mark.slow  # ~40 s: the captioner's export traces its beam search
 def test_flickr8k_notebook_runs_on_the_first_validation_photos(shared_data, tmp_path,
                                                                monkeypatch):
     if not _flickr8k_weights_shipped():
