@@ -10,7 +10,8 @@ image keys/values included), in three execution modes: `eager` (the search run o
 from Python), `graph` (`tf.function`) and `xla` (`tf.function(jit_compile=True)`).
 
 The decoding loop is timed from the image encoder's output (`Captioner.search_memory`),
-and the image encoder (128x128 pixels -> memory) separately per batch size and mode;
+and the image encoder (224x224 pixels -> EfficientNet-Lite0's 7x7 grid -> memory)
+separately per batch size and mode;
 captions/s and tokens/s are end to end (encoder + decoding), ms/step is the decoding
 loop alone. The first call (tracing / compiling) is timed separately; figures are
 medians of `--repeats` later calls. Trained weights (`--weights`, default the shipped

@@ -20,7 +20,8 @@ from mmzoo.weights import (
     resolve_weights,
 )
 
-# Overriding one of these drops the preset's options for the thing it replaces.
+# Overriding one of these drops the preset's options for the thing it replaces (options
+# given with the override are then used as they are, not merged into the preset's).
 _OPTION_OF = {
     "fusion": "fusion_options",
     "text_backbone": "text_options",
@@ -88,7 +89,7 @@ def merge_config(config, overrides):
     merged = {key: (dict(value) if isinstance(value, dict) else value)
               for key, value in config.items()}
     for key, option in _OPTION_OF.items():
-        if key in overrides and option not in overrides and overrides[key] != merged.get(key):
+        if key in overrides and overrides[key] != merged.get(key):
             merged.pop(option, None)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):

@@ -49,12 +49,17 @@ SMALL_OVERRIDES = {
     "vqa": {"image_size": 32, "image_options": {"filters": [4, 8]}, "vocab_size": 50,
             "sequence_length": 8, "text_options": {"embed_dim": 8, "units": 8},
             "answers": ["yes", "no", "red", "blue", "circle"]},
-    "captioner": {"image_size": 32, "image_options": {"filters": [8, 16]},
+    # The captioning and retrieval presets' pretrained encoders (EfficientNet-Lite0,
+    # GloVe, MiniLM) are replaced by small random ones, as in their family tests.
+    "captioner": {"image_backbone": "simple_cnn", "image_weights": None, "image_size": 32,
+                  "image_options": {"filters": [8, 16]}, "word_embeddings": None,
                   "vocab_size": 40, "min_word_count": 1, "sequence_length": 8,
                   "embed_dim": 32, "feature_dim": 32, "num_heads": 4, "ffn_dim": 64,
                   "lstm_units": 32, "attention_units": 16},
-    "retriever": {"vocab_size": 50, "sequence_length": 8,
-                  "image_options": {"filters": [8, 16]}},
+    "retriever": {"image_backbone": "simple_cnn", "image_weights": None, "image_size": 32,
+                  "image_options": {"filters": [8, 16]}, "text_backbone": "cnn",
+                  "text_options": {"embed_dim": 16}, "vocab_size": 50,
+                  "sequence_length": 8, "embed_dim": 32, "projection_units": [32]},
 }
 SMALL_FUSION_OVERRIDES = {  # as in tests/tasks/vqa/test_vqa_presets.py
     "vqa_concat": {"fusion_options": {"units": 16}, "head_units": [16]},

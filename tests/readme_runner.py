@@ -5,8 +5,8 @@
 Statements run in order, in one namespace, with README.md line numbers in tracebacks.
 A comment right after an expression statement (or at the end of its last line) that
 starts like a value (`[`, `{`, `(`, a quote, a digit, `-`, or `array(`) is the repr the
-statement must produce; `...` matches anything (doctest's ELLIPSIS). Other comments
-are prose. Exits 1 on the first mismatch, naming the README line.
+statement must produce, continued on the comment lines below it that start with `#  `
+(two spaces); `...` matches anything (doctest's ELLIPSIS). Other comments are prose. Exits 1 on the first mismatch, naming the README line.
 """
 
 import ast
@@ -46,7 +46,12 @@ def statements_with_expectations(source):
             if inline and inline[1] > len(lines[last - 1]) - len(lines[last - 1].lstrip()):
                 expected = inline[0]
             if after and lines[last].lstrip().startswith("#"):
-                expected = after[0]
+                parts, following = [after[0]], last + 1
+                # a long value goes on over comment lines indented by two spaces
+                while following < len(lines) and lines[following].lstrip().startswith("#  "):
+                    parts.append(lines[following].lstrip()[1:].strip())
+                    following += 1
+                expected = " ".join(parts)
         result.append((statement, expected))
     return result
 

@@ -199,7 +199,8 @@ def test_non_utf8_text_is_named_in_the_graph(classifier):
 
 
 def test_the_captioner_endpoints_check_their_images():
-    captioner = mmzoo.load("caption_sat", image_size=32, vocab_size=20,
+    captioner = mmzoo.load("caption_sat", image_backbone="simple_cnn", image_weights=None,
+                           word_embeddings=None, image_size=32, vocab_size=20,
                            sequence_length=4, embed_dim=8, lstm_units=8,
                            attention_units=8, image_options={"filters": [4]},
                            min_word_count=1)

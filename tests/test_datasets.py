@@ -298,9 +298,10 @@ def test_flickr8k_split_is_about_90_10_and_keeps_the_validation_buckets():
 
 
 def test_flickr8k_reads_any_folder_name_and_defaults_to_flickr8k(tmp_path, monkeypatch):
-    """The retired flickr8k_1k/ layout loads too; the default folder is ../shared/data/flickr8k."""
+    """Any folder of the layout loads, whatever its name (as the retired flickr8k_1k/ did);
+    the default folder is ../shared/data/flickr8k."""
     old, _ = fake.make_flickr8k(tmp_path / "shared" / "data", num_images=6,
-                                       name="flickr8k_1k")
+                                name="photos_with_captions")
     assert mds.info("flickr8k", data_dir=old)["num_examples"] == 6
     monkeypatch.chdir(tmp_path / "shared" / "data")  # cwd/../shared/data/flickr8k is absent
     with pytest.raises(FileNotFoundError, match=r"default .*shared/data/flickr8k does not"):

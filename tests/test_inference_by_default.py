@@ -14,9 +14,10 @@ from tests.tasks.captioning.test_caption_presets import SMALL as CAPTION_SMALL
 from tests.tasks.vqa.test_vqa_presets import QUESTIONS
 from tests.tasks.vqa.test_vqa_presets import small_model as small_vqa
 
-RETRIEVAL_SMALL = {"image_size": 32, "image_options": {"filters": [4, 8]},
+RETRIEVAL_SMALL = {"image_backbone": "simple_cnn", "image_weights": None, "image_size": 32,
+                   "image_options": {"filters": [4, 8]}, "text_backbone": "cnn",
                    "text_options": {"embed_dim": 8}, "embed_dim": 8, "vocab_size": 50,
-                   "sequence_length": 8}
+                   "sequence_length": 8, "projection_units": [8]}
 
 
 def _model_and_inputs(preset, rng):

@@ -86,3 +86,37 @@ def test_vqa_quickstart_prints_what_its_text_states(shared_data, tmp_path, monke
         assert accuracies["accuracy"] >= 0.99, line
     assert "VQAPipeline(model='vqa', preset='vqa_san', data='easy_vqa'" in printed
     assert "the SavedModel agrees with the Python pipeline" in printed
+
+
+def _flickr8k_weights_shipped():
+    return any("flickr8k" in shipped_weights(p) for p in ("caption_sat", "caption_transformer"))
+
+
+def test_flickr8k_notebook_cells_are_what_the_generator_writes():
+    """The Flickr8k notebook keeps its outputs (real captions and searches): its cells'
+    sources are the generator's, and its install cell names no made-up address."""
+    from tools.make_flickr8k_notebook import NOTEBOOK, cells_with_presets
+
+    if not _flickr8k_weights_shipped():
+        pytest.skip("no flickr8k weights shipped")
+    stored = nbformat.read(NOTEBOOK, as_version=4)
+    expected = cells_with_presets()
+    assert [(c.cell_type, c.source) for c in stored.cells] == expected, \
+        "run: python -m tools.make_flickr8k_notebook"
+    install = expected[1][1]
+    assert "MMZOO_SOURCE = None" in install and not re.search(r"https?://", install)
+    printed = "".join(o.get("text", "") for c in stored.cells if c.cell_type == "code"
+                      for o in c.get("outputs", []))
+    assert "the SavedModel agrees with the Python pipeline" in printed  # it was run
+
+
+@pytest.mark.slow  # ~40 s: the captioner's export traces its beam search
+def test_flickr8k_notebook_runs_on_the_first_validation_photos(shared_data, tmp_path,
+                                                               monkeypatch):
+    if not _flickr8k_weights_shipped():
+        pytest.skip("no flickr8k weights shipped")
+    (tmp_path / "cache").mkdir()  # nothing is cached here (execute checks the folder)
+    _, printed = execute("flickr8k_caption_search", shared_data, tmp_path, monkeypatch)
+    assert "40 validation photos" in printed
+    assert printed.count("generated: ") == 8
+    assert "the SavedModel agrees with the Python pipeline" in printed

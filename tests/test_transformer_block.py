@@ -35,7 +35,9 @@ def test_only_cross_attention_blocks_have_a_context_norm(rng):
 
 
 def test_caption_transformer_trains_without_gradient_warnings(rng):
-    model = mmzoo.load("caption_transformer", image_options={"filters": [4, 8]},
+    model = mmzoo.load("caption_transformer", image_backbone="simple_cnn",
+                       image_weights=None, word_embeddings=None,
+                       image_options={"filters": [4, 8]},
                        image_size=16, vocab_size=30, embed_dim=8, num_heads=2, ffn_dim=16,
                        num_layers=1, encoder_layers=1, sequence_length=6, min_word_count=1)
     texts = ["a dog runs on the grass", "two children play in the snow"]

@@ -266,4 +266,5 @@ def tokenizer_for_backbone(backbone_name, options=None, sequence_length=128):
     else:
         return None
     return WordPieceTokenizer.from_preset(preset, sequence_length,
+                                          trusted=backbone_name == "minilm",
                                           name=f"{backbone_name}_tokenizer")

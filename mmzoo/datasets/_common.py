@@ -10,12 +10,14 @@ other folder of the same layout gets its own prepared copy.
 >>> dataset, info = spec.load("train", data_dir="../shared/data/fsdd")
 """
 
+import contextlib
 import difflib
 import hashlib
 import json
 import logging
 import os
 import pathlib
+import sys
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -269,10 +271,12 @@ class Spec:
                                skip_bad=skip_bad, options=prep)
         if not (pathlib.Path(builder.data_dir) / "dataset_info.json").is_file():
             LOG.info("preparing %s from %s into %s", self.name, source, builder.data_dir)
-            builder.download_and_prepare(
-                download_dir=str(tfds_dir / "downloads"),
-                download_config=tfds.download.DownloadConfig(
-                    compute_stats=tfds.download.ComputeStatsMode.SKIP))
+            # TFDS prints its progress lines; stdout stays for results (`--json`).
+            with contextlib.redirect_stdout(sys.stderr):
+                builder.download_and_prepare(
+                    download_dir=str(tfds_dir / "downloads"),
+                    download_config=tfds.download.DownloadConfig(
+                        compute_stats=tfds.download.ComputeStatsMode.SKIP))
         skipped = builder.info.metadata.get("skipped") or []
         if skipped:
             LOG.warning("%s: %d bad file(s)/row(s) were skipped when %s was prepared "

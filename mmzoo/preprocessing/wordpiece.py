@@ -98,13 +98,23 @@ class WordPieceTokenizer(keras.layers.Layer):
             pad_value=PAD_ID, dtype="int32", _allow_python_workflow=False, name="packer")
 
     @classmethod
-    def from_preset(cls, preset, sequence_length=128, **kwargs):
+    def from_preset(cls, preset, sequence_length=128, trusted=False, **kwargs):
         """The tokenizer of a KerasHub preset (a local folder or a hub handle) whose
-        tokenizer is a WordPiece one (BERT family)."""
-        import keras_hub
+        tokenizer is a WordPiece one (BERT family).
 
-        hub_tokenizer = keras_hub.models.Tokenizer.from_preset(
-            str(preset) if isinstance(preset, pathlib.Path) else preset)
+        trusted: the preset is mmzoo's own checksummed conversion (MiniLM), whose
+        vocabulary file may be read while a `.keras` file loads in Keras' safe mode
+        (which refuses vocabulary files outside the archive; other presets still do).
+        """
+        import contextlib
+
+        import keras_hub
+        from keras.src.saving.serialization_lib import SafeModeScope
+
+        scope = SafeModeScope(False) if trusted else contextlib.nullcontext()
+        with scope:
+            hub_tokenizer = keras_hub.models.Tokenizer.from_preset(
+                str(preset) if isinstance(preset, pathlib.Path) else preset)
         if not isinstance(hub_tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
             raise ValueError(
                 f"mmzoo's WordPieceTokenizer wraps WordPiece vocabularies only; the preset "

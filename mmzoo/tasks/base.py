@@ -6,7 +6,6 @@ with plain `keras.saving.load_model`. The base class adds input validation with 
 that name the input, dict inputs with optional modalities, and text vocabularies.
 """
 
-import copy
 import difflib
 
 import keras
@@ -55,7 +54,9 @@ class Task(keras.Model):
         (ImageNet, MiniLM, Whisper, GloVe...). `get_config` leaves them out (a saved
         model's weights come from its file, never a new download); `mmzoo.weights`
         records them beside a weights folder that holds only the trained variables."""
-        return copy.deepcopy(getattr(self, "_pretrained_init", {}))
+        # A plain copy: Keras wraps dict attributes in TrackedDicts, whose deepcopy
+        # pickles the whole model.
+        return _plain(getattr(self, "_pretrained_init", {}))
 
     def rebuilt_with_pretrained_init(self):
         """A new model of this config at its pretrained initialisation (untrained)."""
@@ -286,8 +287,13 @@ class Task(keras.Model):
         """Graph-side conversion of a batch of dataset labels (identity by default)."""
         return labels
 
-    def prepare_dataset(self, dataset):
-        """Maps `convert_inputs` / `convert_labels` over a batched `tf.data.Dataset`."""
+    def prepare_dataset(self, dataset, training=False):
+        """Maps `convert_inputs` / `convert_labels` over a batched `tf.data.Dataset`.
+
+        training: the dataset feeds `fit` (tasks that draw per-step choices, such as one
+        caption per image, draw them then; validation and evaluation draw nothing).
+        """
+        del training  # the same conversion either way here
 
         def convert(*element):
             if len(element) == 1:
@@ -335,6 +341,19 @@ class Task(keras.Model):
         `mmzoo.tasks.feature_cache`), or `(None, reason)` when this model cannot."""
         return None, f"{type(self).__name__} does not cache features"
 
+    def cache_inputs(self, dataset):
+        """A batched dataset -> batched `(extractor inputs, *carried)`: what the feature
+        cache runs the extractor on once, and what it keeps beside the features (here the
+        labels). Tasks whose training draws choices per epoch carry what those choices
+        are drawn from (e.g. all captions of an image) and draw in `head_dataset`."""
+        return self.prepare_dataset(dataset)
+
+    def head_dataset(self, cached, training=False):
+        """Batched cached `(features, *carried)` -> what the head trainer fits on; mapped
+        anew every epoch (identity here: the cached labels are the targets)."""
+        del training
+        return cached
+
     def fit(self, x=None, y=None, *args, validation_data=None, cache_features="auto",
             feature_cache_dir=None, **kwargs):
         """`keras.Model.fit`; batched datasets may hold raw strings and extra keys.
@@ -355,7 +374,7 @@ class Task(keras.Model):
             if cache_features is True:
                 raise ValueError(f"cache_features=True, but {reason}.")
         if isinstance(x, tf.data.Dataset):
-            x = self.prepare_dataset(x)
+            x = self.prepare_dataset(x, training=True)
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         if isinstance(validation_data, tf.data.Dataset):
             validation_data = self.prepare_dataset(validation_data)
@@ -393,3 +412,12 @@ class Task(keras.Model):
             x = {k: v for k, v in given.items() if v is not None}
         return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
                                callbacks=callbacks)
+
+
+def _plain(value):
+    """Nested dicts and lists (Keras' tracked wrappers included) as plain new ones."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

@@ -90,24 +90,43 @@ def graph_cut(model, before_layers):
     return extractor, head
 
 
+def frozen_tower_cut(tower, backbone_name):
+    """`(extractor, tail)` of a nested functional `tower` (a captioner's image encoder,
+    a retriever's tower): inputs -> the frozen backbone's outputs that the tower uses,
+    and those outputs (a list) -> the tower's outputs (a list), with the tower's own
+    layers."""
+    return graph_cut(tower, [tower.get_layer(backbone_name)])
+
+
+def with_step_seeds(dataset):
+    """`(element, seed)` pairs: a stateless-random seed `[2]` int64 per element, drawn
+    anew every epoch (random ops inside `Dataset.map` would repeat their draws each
+    epoch under a global seed)."""
+    seeds = tf.data.Dataset.random(rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip((dataset, seeds))
+
+
 def cached_dataset(extractor, dataset, cache_dir=None, verbose=1, what="features"):
-    """A prepared, batched `(inputs, labels)` dataset -> unbatched `(features, labels)`
-    computed by `extractor` (inference) in one pass with a progress bar, cached in memory
-    and, with `cache_dir`, saved there (`tf.data.Dataset.save`, renamed into place when
-    complete) for later runs to load instead of computing."""
+    """A batched `(inputs, *carried)` dataset (`Task.cache_inputs`) -> unbatched
+    `(features, *carried)` computed by `extractor` (inference) in one pass with a
+    progress bar, cached in memory and, with `cache_dir`, saved there
+    (`tf.data.Dataset.save`, renamed into place when complete) for later runs to load
+    instead of computing."""
     saved = pathlib.Path(cache_dir) / "data" if cache_dir else None
     if saved is not None and (saved.parent / "count.json").exists():
         count = json.loads((saved.parent / "count.json").read_text())["examples"]
         loaded = tf.data.Dataset.load(str(saved))
         return loaded.apply(tf.data.experimental.assert_cardinality(count))
     extract = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
-    features = dataset.map(lambda x, y: (tuple(extract(x)), y)).unbatch().cache()
+    features = dataset.map(
+        lambda x, *carried: (tuple(keras.tree.flatten(extract(x))), *carried))
+    features = features.unbatch().cache()
     total = int(dataset.cardinality())
     progress = keras.utils.Progbar(total if total > 0 else None, verbose=verbose,
                                    unit_name=f"batch of {what}")
     count = 0
     for step, batch in enumerate(features.batch(_batch_size(dataset))):
-        count += int(tf.shape(batch[1])[0])
+        count += int(tf.shape(tf.nest.flatten(batch)[0])[0])
         progress.update(step + 1)
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)
@@ -137,25 +156,29 @@ def fit_with_cached_features(model, x, validation_data=None, epochs=1, batch_siz
     """Trains `model`'s head on cached features of its frozen encoders.
 
     x / validation_data: batched `tf.data.Dataset`s as `model.fit` takes them (raw strings
-    allowed). batch_size: of the head's training (default: x's batch size). Returns the
-    Keras `History`. Callbacks see the head trainer, whose weights are the model's
-    trainable ones.
+    allowed). batch_size: of the head's training (default: x's batch size). The cache
+    holds what `model.cache_inputs` gives (features and what the task carries beside
+    them); `model.head_dataset` turns shuffled batches of it into the head's training
+    data every epoch (e.g. drawing one caption per image). Returns the Keras `History`.
+    Callbacks see the head trainer, whose weights are the model's trainable ones.
     """
     extractor, head = split or model.feature_split()
     if extractor is None:
         raise ValueError(f"Cannot cache the features of {model.name}: {head}.")
     batch_size = batch_size or _batch_size(x)
     progress = 0 if verbose == 0 else 1
-    train = cached_dataset(extractor, model.prepare_dataset(x),
+    train = cached_dataset(extractor, model.cache_inputs(x),
                            cache_dir and f"{cache_dir}/train", progress, "training features")
     train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    train = train.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    train = model.head_dataset(train.batch(batch_size), training=True)
+    train = train.prefetch(tf.data.AUTOTUNE)
     validation = None
     if validation_data is not None:
-        validation = cached_dataset(extractor, model.prepare_dataset(validation_data),
+        validation = cached_dataset(extractor, model.cache_inputs(validation_data),
                                     cache_dir and f"{cache_dir}/validation", progress,
                                     "validation features")
-        validation = validation.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        validation = model.head_dataset(validation.batch(batch_size), training=False)
+        validation = validation.prefetch(tf.data.AUTOTUNE)
     trainer = _HeadTrainer(model, head, name=f"{model.name}_head_trainer")
     compiled = model.get_compile_config() or {}
     metrics = keras.saving.deserialize_keras_object(compiled.get("metrics"))
@@ -167,6 +190,13 @@ def fit_with_cached_features(model, x, validation_data=None, epochs=1, batch_siz
 
 
 def _batch_size(dataset):
+    """The batch size of a batched dataset: its static leading dimension, else that of
+    its first element (`batch()` without `drop_remainder` leaves it unknown)."""
     spec = tf.nest.flatten(dataset.element_spec)[0]
     size = spec.shape[0] if spec.shape.rank else None
-    return int(size) if size else 32
+    if size:
+        return int(size)
+    for element in dataset.take(1):
+        first = tf.nest.flatten(element)[0]
+        return int(tf.shape(first)[0]) if first.shape.rank else 32
+    return 32

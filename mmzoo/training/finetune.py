@@ -7,14 +7,22 @@
 >>> mmzoo.freeze_backbones(model, trainable=True)   # then unfreeze to fine-tune all
 """
 
+import keras
+
 
 def backbones(model):
-    """dict modality -> backbone model of an mmzoo task model."""
-    found = {
-        layer.name[: -len("_backbone")]: layer
-        for layer in model.layers
-        if layer.name.endswith("_backbone")
-    }
+    """dict modality -> backbone model of an mmzoo task model (also those nested in a
+    tower or an image encoder, as in the retrieval and captioning tasks)."""
+    found = {}
+
+    def visit(layers):
+        for layer in layers:
+            if layer.name.endswith("_backbone"):
+                found.setdefault(layer.name[: -len("_backbone")], layer)
+            elif isinstance(layer, keras.Model):
+                visit(layer.layers)
+
+    visit(model.layers)
     if not found:
         raise ValueError(f"{model.name} has no layers named '<modality>_backbone'.")
     return found

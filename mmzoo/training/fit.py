@@ -235,7 +235,7 @@ def _feature_cache_dir(root, model, probe_set, data_identity):
     extractor, _ = model.feature_split()
     if extractor is None:
         return None
-    probe = next(iter(model.prepare_dataset(probe_set.take(1))))[0]
+    probe = next(iter(model.cache_inputs(probe_set.take(1))))[0]
     text = json.dumps({"encoders": features_fingerprint(extractor, probe), **data_identity},
                       sort_keys=True, default=str)
     return pathlib.Path(root) / hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]

@@ -15,6 +15,32 @@ from mmzoo.layers.tracing import graphs_are_plain
 from mmzoo.tasks.captioning.tokens import NEG_INF, PAD_ID
 
 
+def _token_embedding(layer, vocab_size, width, embedding_dim):
+    """Sets `layer.token_embedding` (`embedding_dim` wide, default `width`) and, when the
+    table is narrower than the decoder (e.g. 50-wide GloVe rows), a bias-free
+    `embedding_projection` to `width`."""
+    layer.embedding_dim = int(embedding_dim or width)
+    layer.token_embedding = keras.layers.Embedding(
+        vocab_size, layer.embedding_dim, dtype=layer.dtype_policy, name="token_embedding")
+    layer.embedding_projection = None
+    if layer.embedding_dim != width:
+        layer.embedding_projection = keras.layers.Dense(
+            width, use_bias=False, dtype=layer.dtype_policy, name="embedding_projection")
+
+
+def _build_token_embedding(layer, tokens_shape):
+    layer.token_embedding.build(tokens_shape)
+    if layer.embedding_projection is not None:
+        layer.embedding_projection.build(tuple(tokens_shape) + (layer.embedding_dim,))
+
+
+def _embed(layer, tokens):
+    embedded = layer.token_embedding(tokens)
+    if layer.embedding_projection is not None:
+        embedded = layer.embedding_projection(embedded)
+    return embedded
+
+
 def _attend(query, key, value, mask=None):
     """Scaled dot-product attention on projected heads `[B, T, H, d]` x `[B, S, H, d]`;
     `mask` broadcasts to `[B, H, T, S]` (True = may attend). Softmax in float32."""
@@ -122,6 +148,9 @@ class TransformerCaptionDecoder(keras.layers.Layer):
     """Token embedding + learned positions, `num_layers` `CaptionDecoderBlock`s, final
     norm and a float32 vocabulary projection.
 
+    `embedding_dim` (default `dim`): width of the token table; a narrower table (e.g.
+    GloVe's 50) is projected to `dim` by `embedding_projection`.
+
     >>> decoder = TransformerCaptionDecoder(vocab_size=1000, max_length=20, dim=64)
     >>> logits = decoder(ids, memory)                  # teacher forcing, [B, T, 1000]
     >>> context = decoder.prepare_context(memory)       # image keys/values, once
@@ -130,14 +159,12 @@ class TransformerCaptionDecoder(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, max_length, dim=256, num_layers=2, num_heads=4,
-                 ffn_dim=1024, dropout=0.0, **kwargs):
+                 ffn_dim=1024, dropout=0.0, embedding_dim=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.max_length = int(vocab_size), int(max_length)
         self.dim, self.num_layers, self.num_heads = int(dim), int(num_layers), int(num_heads)
         self.ffn_dim, self.dropout = int(ffn_dim), float(dropout)
-        self.token_embedding = keras.layers.Embedding(self.vocab_size, self.dim,
-                                                      dtype=self.dtype_policy,
-                                                      name="token_embedding")
+        _token_embedding(self, self.vocab_size, self.dim, embedding_dim)
         self.positions = PositionEmbedding(self.max_length, dtype=self.dtype_policy,
                                            name="positions")
         self.drop = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
@@ -151,7 +178,7 @@ class TransformerCaptionDecoder(keras.layers.Layer):
 
     def build(self, tokens_shape, memory_shape):
         x_shape = (tokens_shape[0], tokens_shape[1], self.dim)
-        self.token_embedding.build(tokens_shape)
+        _build_token_embedding(self, tokens_shape)
         self.positions.build(x_shape)
         for block in self.blocks:
             block.build(x_shape, memory_shape)
@@ -162,7 +189,7 @@ class TransformerCaptionDecoder(keras.layers.Layer):
         return ops.cast(self.logits(self.final_norm(x)), "float32")
 
     def call(self, tokens, memory, training=None):
-        x = self.drop(self.positions(self.token_embedding(tokens)), training=training)
+        x = self.drop(self.positions(_embed(self, tokens)), training=training)
         for block in self.blocks:
             x = block(x, memory, training=training)
         return self._head(x)
@@ -177,7 +204,7 @@ class TransformerCaptionDecoder(keras.layers.Layer):
         return [(zeros, zeros) for _ in self.blocks]
 
     def step(self, tokens, index, state, context):
-        x = self.token_embedding(ops.expand_dims(tokens, 1))
+        x = _embed(self, ops.expand_dims(tokens, 1))
         x = self.positions(x, start=index)
         new_state = []
         for block, cache, block_context in zip(self.blocks, state, context):
@@ -192,7 +219,8 @@ class TransformerCaptionDecoder(keras.layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size,
                 "max_length": self.max_length, "dim": self.dim,
                 "num_layers": self.num_layers, "num_heads": self.num_heads,
-                "ffn_dim": self.ffn_dim, "dropout": self.dropout}
+                "ffn_dim": self.ffn_dim, "dropout": self.dropout,
+                "embedding_dim": self.embedding_dim}
 
 
 @keras.saving.register_keras_serializable(package="mmzoo")
@@ -208,13 +236,16 @@ class AttentionLSTMDecoder(keras.layers.Layer):
     t over the non-padding steps only and divided by the number of those steps (the
     scale of the token-mean cross-entropy), is added with `add_loss`.
 
+    `embedding_dim` (default `embed_dim`): width of the token table; a narrower table
+    (e.g. GloVe's 50) is projected to `embed_dim`, and E y stands for that projection.
+
     >>> decoder = AttentionLSTMDecoder(vocab_size=1000, embed_dim=64, units=128)
     >>> logits = decoder(ids, features)                 # [B, T, 1000]
     >>> state = decoder.initial_state(decoder.prepare_context(features), 20)  # (h, c)
     """
 
     def __init__(self, vocab_size, embed_dim=256, units=512, attention_units=256,
-                 dropout=0.0, attention_regularizer=1.0, **kwargs):
+                 dropout=0.0, attention_regularizer=1.0, embedding_dim=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.embed_dim = int(vocab_size), int(embed_dim)
         self.units, self.attention_units = int(units), int(attention_units)
@@ -223,9 +254,7 @@ class AttentionLSTMDecoder(keras.layers.Layer):
         def dense(units, **options):
             return keras.layers.Dense(units, **{"dtype": self.dtype_policy, **options})
 
-        self.token_embedding = keras.layers.Embedding(self.vocab_size, self.embed_dim,
-                                                      dtype=self.dtype_policy,
-                                                      name="token_embedding")
+        _token_embedding(self, self.vocab_size, self.embed_dim, embedding_dim)
         self.init_h = dense(self.units, activation="tanh", name="init_h")
         self.init_c = dense(self.units, activation="tanh", name="init_c")
         self.feature_attention = dense(self.attention_units, name="feature_attention")
@@ -241,7 +270,7 @@ class AttentionLSTMDecoder(keras.layers.Layer):
 
     def build(self, tokens_shape, memory_shape):
         batch, features = memory_shape[0], memory_shape[-1]
-        self.token_embedding.build(tokens_shape)
+        _build_token_embedding(self, tokens_shape)
         for layer in (self.init_h, self.init_c, self.feature_attention, self.out_context):
             layer.build((batch, features))
         for layer in (self.hidden_attention, self.gate, self.out_hidden):
@@ -274,12 +303,12 @@ class AttentionLSTMDecoder(keras.layers.Layer):
         return ops.cast(self.logits(self.drop(deep, training=training)), "float32")
 
     def step(self, tokens, index, state, context):
-        embedded = self.token_embedding(tokens)
+        embedded = _embed(self, tokens)
         h, c, z, _ = self._recur(embedded, state, context)
         return self._output(embedded, h, z), (h, c)
 
     def call(self, tokens, memory, training=None):
-        embedded = self.token_embedding(tokens)
+        embedded = _embed(self, tokens)
         context = self.prepare_context(memory)
         h, c = self.initial_state(context)
         regions = ops.shape(memory)[1]
@@ -320,4 +349,5 @@ class AttentionLSTMDecoder(keras.layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size,
                 "embed_dim": self.embed_dim, "units": self.units,
                 "attention_units": self.attention_units, "dropout": self.dropout,
-                "attention_regularizer": self.attention_regularizer}
+                "attention_regularizer": self.attention_regularizer,
+                "embedding_dim": self.embedding_dim}

@@ -20,6 +20,14 @@ Training pairs: `prepare_dataset` turns `{"image", "captions": [B, 5] strings}` 
 wn, end])` pairs. In training (`fit`) each image contributes `captions_per_image` of its
 captions per epoch (default 1, drawn at random again every epoch, so an epoch is one pass
 over the images); validation and `evaluate` use all of them.
+
+Pretrained parts: `image_backbone="efficientnet_lite0", image_weights="imagenet"` (the
+presets) and `word_embeddings="glove.6B.50d"`, which makes the decoder's token table
+50 wide (projected to the decoder's width) and fills it with GloVe rows for the adapted
+vocabulary. With the backbone frozen (`mmzoo.freeze_backbones`) and no augmentation,
+`fit` computes the image grids once and trains the rest on them (`feature_split`): the
+cache keeps every caption of an image beside its grid, and the captions of each epoch
+are drawn from them, as without the cache.
 """
 
 
@@ -28,9 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from mmzoo.backbones import build_backbone
-from mmzoo.layers import PositionEmbedding, TrainingOnly, TransformerBlock
 from mmzoo.preprocessing import check_vocabulary, text_vectorizer
-from mmzoo.preprocessing.text import RESERVED_TOKENS
+from mmzoo.preprocessing.text import RESERVED_TOKENS, vocabulary_of
 from mmzoo.registry import TASKS
 from mmzoo.tasks.base import Task
 from mmzoo.tasks.building import config_options, constructor_defaults
@@ -41,7 +48,14 @@ from mmzoo.tasks.captioning.decoders import (
     TransformerCaptionDecoder,
 )
 from mmzoo.tasks.captioning.generation import CaptionGeneration, forget_decoders
+from mmzoo.tasks.captioning.image_encoder import embedding_width, image_encoder
 from mmzoo.tasks.captioning.losses import CaptionLoss
+from mmzoo.tasks.captioning.pairs import (
+    caption_rows,
+    captioner_split,
+    captions_of,
+    choose_captions,
+)
 from mmzoo.tasks.captioning.tokens import (
     END_ID,
     END_TOKEN,
@@ -49,26 +63,9 @@ from mmzoo.tasks.captioning.tokens import (
     START_TOKEN,
     with_special_tokens,
 )
+from mmzoo.tasks.feature_cache import with_step_seeds
 
 DECODERS = ("transformer", "lstm_attention")
-
-
-def _image_encoder(backbone, dim, positions, encoder_layers, num_heads, ffn_dim, dropout,
-                   augment):
-    """Pixels -> the memory the decoder attends to: `[B, regions, dim]`."""
-    images = keras.Input((None, None, 3), dtype="float32", name="images")
-    x = images
-    if augment:
-        x = TrainingOnly(keras.layers.RandomFlip("horizontal"), name="augment_flip")(x)
-    grid = backbone(x)["sequence"]
-    memory = keras.layers.Dense(dim, name="feature_projection")(grid)
-    if positions:
-        memory = PositionEmbedding(grid.shape[1], name="grid_positions")(memory)
-    for index in range(encoder_layers):
-        memory = TransformerBlock(num_heads, dim // num_heads, ffn_dim, dropout,
-                                  name=f"encoder_block_{index}")(memory)
-    memory = keras.layers.LayerNormalization(epsilon=1e-6, name="memory_norm")(memory)
-    return keras.Model(images, memory, name="image_encoder")
 
 
 @TASKS.register("captioner")
@@ -96,6 +93,10 @@ class Captioner(CaptionGeneration, Task):
         attention_regularizer: lambda of the doubly stochastic attention loss (LSTM).
         augment: random horizontal flips of the images in training.
         label_smoothing: of the caption cross-entropy.
+        word_embeddings: None, or pretrained word vectors ("glove.6B.50d") for the
+            decoder's token table, written for the vocabulary when it is adapted (or
+            given); `embedding_dim`: the table's width (default: the source's width with
+            `word_embeddings`, else `embed_dim`), projected to `embed_dim` when narrower.
         captions_per_image: captions per image per training epoch (1..5), see above.
         num_beams, length_penalty: default decoding of `generate`, pipelines, serving
             and `evaluate_dataset`.
@@ -132,6 +133,8 @@ class Captioner(CaptionGeneration, Task):
         captions_per_image=1,
         num_beams=3,
         length_penalty=1.0,
+        word_embeddings=None,
+        embedding_dim=None,
         **kwargs,
     ):
         if decoder not in DECODERS:
@@ -147,6 +150,7 @@ class Captioner(CaptionGeneration, Task):
         decoding.check_decoding_arguments(sequence_length, int(num_beams),
                                           length_penalty=length_penalty)
         vocabulary = with_special_tokens(vocabulary)
+        embedding_dim = embedding_width(word_embeddings, embedding_dim)
         options = dict(image_options or {})
         options.setdefault("weights", image_weights)
         if image_size is not None:
@@ -155,17 +159,17 @@ class Captioner(CaptionGeneration, Task):
 
         transformer = decoder == "transformer"
         memory_dim = embed_dim if transformer else feature_dim
-        encoder = _image_encoder(backbone, memory_dim, transformer,
-                                 encoder_layers if transformer else 0, num_heads, ffn_dim,
-                                 dropout, augment)
+        encoder = image_encoder(backbone, memory_dim, transformer,
+                                encoder_layers if transformer else 0, num_heads, ffn_dim,
+                                dropout, augment)
         if transformer:
             caption_decoder = TransformerCaptionDecoder(
                 vocab_size, sequence_length, embed_dim, num_layers, num_heads, ffn_dim,
-                dropout, name="caption_decoder")
+                dropout, embedding_dim=embedding_dim, name="caption_decoder")
         else:
             caption_decoder = AttentionLSTMDecoder(
                 vocab_size, embed_dim, lstm_units, attention_units, dropout,
-                attention_regularizer, name="caption_decoder")
+                attention_regularizer, embedding_dim=embedding_dim, name="caption_decoder")
         inputs = {
             "image": keras.Input((None, None, 3), dtype="float32", name="image"),
             "caption": keras.Input((None,), dtype="int32", name="caption"),
@@ -184,7 +188,8 @@ class Captioner(CaptionGeneration, Task):
         self.length_penalty = float(length_penalty)
         self.text_vectorizer = text_vectorizer(
             vocab_size, sequence_length - 1, vocabulary, name="caption_vectorizer")
-        self._record_pretrained_init(image_weights=image_weights, image_options=image_options)
+        self._record_pretrained_init(image_weights=image_weights, image_options=image_options,
+                                     word_embeddings=word_embeddings)
         self._set_config({
             "decoder": decoder,
             "image_backbone": image_backbone,
@@ -210,7 +215,12 @@ class Captioner(CaptionGeneration, Task):
             "captions_per_image": self.captions_per_image,
             "num_beams": self.num_beams,
             "length_penalty": self.length_penalty,
+            # Like image_weights: the vectors come from the saved file on reload.
+            "word_embeddings": None,
+            "embedding_dim": embedding_dim,
         })
+        if vocabulary:
+            self._initialize_embeddings()
 
     @classmethod
     def summarize_config(cls, config):
@@ -259,7 +269,23 @@ class Captioner(CaptionGeneration, Task):
                 f"the {len(texts)} captions given; cannot build a vocabulary.")
         self.text_vectorizer.set_vocabulary([START_TOKEN, END_TOKEN] + words)
         forget_decoders(self)
+        self._initialize_embeddings()
         return self
+
+    def _initialize_embeddings(self):
+        """Writes the `word_embeddings` vectors of the vocabulary (<start>, <end>, then
+        the words, from id 2) into the decoder's token table; returns {"caption":
+        coverage}, or {} without pretrained word vectors or vocabulary."""
+        from mmzoo.pretrained.glove import initialize_embedding
+
+        source = self.pretrained_init.get("word_embeddings")
+        words = vocabulary_of(self.text_vectorizer) if source else []
+        coverage = {}
+        if words:
+            coverage["caption"] = initialize_embedding(self.caption_decoder.token_embedding,
+                                                       words, source)
+        self.embedding_coverage = coverage
+        return coverage
 
     def caption_ids(self, captions):
         """Graph-side: caption strings `[N]` -> (decoder inputs `[start, w1..wn]`,
@@ -297,33 +323,19 @@ class Captioner(CaptionGeneration, Task):
         All C captions of each image are used, or in training `captions_per_image` of
         them drawn at random (stateless, from `seed`).
         """
-        images = inputs["image"]
-        if "captions" in inputs:
-            captions = inputs["captions"]
-            if training and self.captions_per_image < captions.shape[-1]:
-                noise = tf.random.stateless_uniform(tf.shape(captions), seed=seed)
-                order = tf.argsort(noise, axis=1)[:, : self.captions_per_image]
-                captions = tf.gather(captions, order, batch_dims=1)
-            images = tf.repeat(images, tf.shape(captions)[1], axis=0)
-            captions = tf.reshape(captions, [-1])
-        elif "caption" in inputs and inputs["caption"].dtype == tf.string:
-            captions = inputs["caption"]
-        else:
-            raise ValueError(
-                "Captioning data sets yield {'image', 'captions': strings [B, C]} or "
-                f"{{'image', 'caption': strings [B]}}; received keys {sorted(inputs)}.")
+        images, captions = caption_rows(inputs["image"], captions_of(inputs),
+                                        self.captions_per_image, training, seed)
         caption_inputs, targets = self.caption_ids(captions)
         return {"image": tf.cast(images, tf.float32), "caption": caption_inputs}, targets
 
     def prepare_dataset(self, dataset, training=False):
-        """Maps `caption_pairs` over a batched dataset of caption dicts; datasets of
-        `(inputs, targets)` tuples get `convert_inputs` only."""
+        """Maps `caption_pairs` over a batched dataset of caption dicts (drawing the
+        captions of each step anew every epoch in training); datasets of `(inputs,
+        targets)` tuples get `convert_inputs` only."""
         if isinstance(dataset.element_spec, tuple):
             return super().prepare_dataset(dataset)
         if training:
-            seeds = tf.data.Dataset.random(rerandomize_each_iteration=True).batch(2)
-            paired = tf.data.Dataset.zip((dataset, seeds))
-            return paired.map(
+            return with_step_seeds(dataset).map(
                 lambda inputs, seed: self.caption_pairs(inputs, True, seed),
                 num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.map(self.caption_pairs, num_parallel_calls=tf.data.AUTOTUNE)
@@ -334,14 +346,42 @@ class Captioner(CaptionGeneration, Task):
             inputs = {**inputs, "caption": self.caption_ids(inputs["caption"])[0]}
         return super().convert_inputs(inputs)
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        """`keras.Model.fit`; caption data sets are turned into training pairs."""
-        if isinstance(x, tf.data.Dataset):
-            x = self.prepare_dataset(x, training=True)
-        if isinstance(validation_data, tf.data.Dataset):
-            validation_data = self.prepare_dataset(validation_data)
-        return keras.Model.fit(self, x, y, *args, validation_data=validation_data,
-                               **kwargs)
+    # ----- training on cached image grids ---------------------------------------------
+    def feature_split(self):
+        """Cut inside the image encoder after the frozen backbone (see `captioner_split`)."""
+        return captioner_split(self)
+
+    def cache_inputs(self, dataset):
+        """`(pixels, captions [B, C] strings)`: the grid is computed once per image and
+        every caption kept beside it; `(inputs, targets)` datasets keep their pairs."""
+        def split(*element):
+            if len(element) > 1:
+                inputs = self.convert_inputs(element[0])
+                return tf.cast(inputs["image"], tf.float32), {
+                    "caption": inputs["caption"], "targets": element[1]}
+            inputs = element[0]
+            return tf.cast(inputs["image"], tf.float32), {"captions": captions_of(inputs)}
+
+        return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def head_dataset(self, cached, training=False):
+        """Batches of cached `((grid,), captions [B, C])` -> `((grid, caption ids [B, k,
+        T]), targets [B * k, T])`: in training k = `captions_per_image` captions of each
+        image, drawn anew every epoch; otherwise all C."""
+        def pairs(features, carried, seed=None):
+            if "targets" in carried:
+                return (features[0], carried["caption"][:, None]), carried["targets"]
+            captions = choose_captions(carried["captions"], self.captions_per_image,
+                                       training, seed)
+            caption_inputs, targets = self.caption_ids(tf.reshape(captions, [-1]))
+            shape = tf.concat([tf.shape(captions), [self.sequence_length]], 0)
+            return (features[0], tf.reshape(caption_inputs, shape)), targets
+
+        if training:
+            return with_step_seeds(cached).map(
+                lambda element, seed: pairs(*element, seed=seed),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        return cached.map(pairs, num_parallel_calls=tf.data.AUTOTUNE)
 
     def dataset_options(self):
         """Load images at the backbone's size (no second resize)."""

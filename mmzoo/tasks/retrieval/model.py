@@ -29,9 +29,17 @@ import tensorflow as tf
 from mmzoo.registry import TASKS
 from mmzoo.tasks.base import Task
 from mmzoo.tasks.building import config_options, constructor_defaults, text_tokenizer
+from mmzoo.tasks.feature_cache import with_step_seeds
 from mmzoo.tasks.retrieval import losses as contrastive
 from mmzoo.tasks.retrieval.metrics import retrieval_metrics
-from mmzoo.tasks.retrieval.pairs import one_batch_per_caption, pick_caption
+from mmzoo.tasks.retrieval.pairs import (
+    cached_pairs,
+    caption_stacks,
+    one_batch_per_caption,
+    per_caption_batches,
+    pick_caption,
+    retriever_split,
+)
 from mmzoo.tasks.retrieval.raw_inputs import MODALITIES, RetrieverRawInputs
 from mmzoo.tasks.retrieval.towers import image_tower, text_tower
 
@@ -255,43 +263,53 @@ class Retriever(RetrieverRawInputs, Task):
         return {name: outputs[name] for name in OUTPUTS[:2]}
 
     # ----- data sets ---------------------------------------------------------------
-    def prepare_dataset(self, dataset, captions="random"):
+    def prepare_dataset(self, dataset, training=False, captions=None):
         """Batched `{"image", "captions" [B, C]}` (or `{"image", "text"}`) elements ->
         model inputs `{"image", "text"}`, with `(inputs, pair_ids)` kept as they are.
 
-        captions: "random" (one caption per image, drawn each step: training), "all"
-        (C batches, one per caption index: validation) or an index.
+        captions: "random" (one caption per image, drawn anew every epoch: the default
+        in training), "all" (C batches, one per caption index: the default otherwise)
+        or an index.
         """
+        captions = captions or ("random" if training else "all")
         if captions == "all":
-            dataset = dataset.flat_map(one_batch_per_caption)
+            dataset = per_caption_batches(dataset, one_batch_per_caption, _captions_spec)
 
-        def convert(*element):
-            inputs = pick_caption(element[0], captions)
+        def convert(element, seed=None):
+            inputs = pick_caption(element[0], captions, seed)
             converted = self.convert_inputs(inputs)
             if len(element) == 1:
                 return converted
             return (converted, self.convert_labels(element[1]), *element[2:])
 
-        return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
-
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        """`keras.Model.fit`; batched datasets may hold `captions` and raw strings."""
-        if isinstance(x, tf.data.Dataset):
-            x = self.prepare_dataset(x, captions="random")
-        if isinstance(validation_data, tf.data.Dataset):
-            validation_data = self.prepare_dataset(validation_data, captions="all")
-        return super(Task, self).fit(x, y, *args, validation_data=validation_data, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        if isinstance(x, tf.data.Dataset):
-            x = self.prepare_dataset(x, captions="all")
-        return super(Task, self).evaluate(x, y, *args, **kwargs)
+        if captions == "random":
+            return with_step_seeds(dataset).map(
+                lambda *pair: convert(_as_tuple(pair[0]), pair[1]),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.map(lambda *element: convert(element),
+                           num_parallel_calls=tf.data.AUTOTUNE)
 
     def predict(self, x, *args, **kwargs):
         if isinstance(x, tf.data.Dataset):
             x = self.prepare_dataset(x, captions=0)
             return super(Task, self).predict(x, *args, **kwargs)
         return super().predict(x, *args, **kwargs)
+
+    # ----- training on cached features ------------------------------------------------
+    def feature_split(self):
+        """Cut inside the towers after the frozen backbones (see `retriever_split`)."""
+        return retriever_split(self)
+
+    def cache_inputs(self, dataset):
+        """`({"image", "text": ids [B, C, T]}, *pair ids)`: every caption of an image is
+        encoded once and kept beside its image (a `"text"` dataset has C = 1)."""
+        return caption_stacks(
+            dataset, lambda texts: self.convert_inputs({"text": texts})["text"])
+
+    def head_dataset(self, cached, training=False):
+        """One cached caption per image drawn anew every epoch (training), or C batches,
+        one per caption (validation): see `cached_pairs`."""
+        return cached_pairs(cached, training)
 
     @classmethod
     def dataset_overrides(cls, info, element_spec, config):
@@ -340,3 +358,12 @@ class Retriever(RetrieverRawInputs, Task):
         similarity = image_embeddings.astype(np.float64) @ text_embeddings.T.astype(np.float64)
         return {**retrieval_metrics(similarity, owners), "images": int(len(image_embeddings)),
                 "captions": int(len(text_embeddings))}
+
+
+def _captions_spec(spec):
+    inputs = spec[0] if isinstance(spec, tuple) else spec
+    return inputs.get("captions") if isinstance(inputs, dict) else None
+
+
+def _as_tuple(element):
+    return element if isinstance(element, tuple) else (element,)

@@ -1,5 +1,8 @@
-"""Retrieval presets: build by name, train, `.keras` and SavedModel round trips, mixed
-precision, the pipeline (embeddings, search, zero-shot) and `mmzoo train / evaluate`."""
+"""Retrieval presets: build by name, train as the presets do (frozen backbones, cached
+features, MLP projections), `.keras` and SavedModel round trips, mixed precision, the
+pipeline (embeddings, search, zero-shot) and `mmzoo train / evaluate`. Small
+configurations: a small CNN and a word-level text CNN stand for EfficientNet-Lite0 and
+MiniLM (the real encoders are exercised by the shipped-weights tests)."""
 
 import json
 
@@ -9,6 +12,8 @@ import pytest
 import tensorflow as tf
 
 import mmzoo
+from mmzoo.listing import summarize
+from mmzoo.registry import PRESETS as PRESETS_REGISTRY
 from mmzoo.training import train
 from tests import data_factories as fake
 from tests.helpers import fit_each
@@ -21,6 +26,16 @@ CAPTIONS = ["a black dog runs on the green grass", "two children play in the whi
 COLOURS = np.array([[20, 20, 20], [250, 250, 250], [200, 30, 30], [30, 60, 220]], "float32")
 METRICS = {"i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_medr",
            "t2i_medr", "images"}
+SMALL = {"image_backbone": "simple_cnn", "image_weights": None, "image_size": 32,
+         "image_options": {"filters": [16, 32]}, "text_backbone": "cnn",
+         "text_options": {"embed_dim": 32}, "vocab_size": 200, "sequence_length": 16,
+         "embed_dim": 128, "projection_units": [64]}
+
+
+def small(preset, **overrides):
+    """`preset` with small random towers (the presets' EfficientNet-Lite0 and MiniLM
+    are exercised by the shipped-weights tests)."""
+    return mmzoo.load(preset, **{**SMALL, **overrides})
 
 
 def coloured_images(rng, size=32):
@@ -31,26 +46,41 @@ def coloured_images(rng, size=32):
 
 @pytest.fixture(scope="module")
 def trained():
-    """preset -> (model, fit losses, tensor inputs), trained 20 steps on 4 pairs (enough for the BatchNorm statistics)."""
+    """preset -> (model, fit losses, tensor inputs), trained as the presets are (frozen
+    backbones: cached features, one caption of each image per epoch) 20 epochs of one
+    step on 4 images."""
     def setup(preset, rng):
-        model = mmzoo.load(preset)
+        model = small(preset)
         model.adapt_text(CAPTIONS)
-        x = {"image": coloured_images(np.random.default_rng(0)),  # the pictures below
-             "text": model.preprocess(text=CAPTIONS)["text"]}
-        return model, (x,), x
+        mmzoo.freeze_backbones(model)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        images = coloured_images(np.random.default_rng(0))  # the pictures below
+        data = tf.data.Dataset.from_tensor_slices(
+            {"image": images, "captions": np.array([[c] * 5 for c in CAPTIONS])}).batch(4)
+        assert model.feature_split()[0] is not None
+        x = {"image": images, "text": model.preprocess(text=CAPTIONS)["text"]}
+        return model, (data,), x
 
     return fit_each(PRESETS, setup, epochs=20)
 
 
 def test_presets_are_registered_and_described():
     assert PRESETS == ["retrieval_dual_encoder", "retrieval_siglip"]
-    info = mmzoo.describe("retrieval_siglip")
+    info = summarize("retrieval_siglip")
     assert info["task"] == "retriever" and info["modalities"] == ["image", "text"]
-    assert info["loss"] == "sigmoid" and info["config"]["init_bias"] == -10.0
-    clip = mmzoo.load("retrieval_dual_encoder")
+    assert info["loss"] == "sigmoid"
+    assert info["backbones"] == {"image": "efficientnet_lite0", "text": "minilm"}
+    for preset in PRESETS:
+        config = PRESETS_REGISTRY.get(preset)["config"]
+        assert config["image_weights"] == "imagenet"
+        assert config["text_options"] == {"weights": "pretrained"}
+        assert not config["augment"] and not config["word_dropout"]  # frozen towers
+    assert PRESETS_REGISTRY.get("retrieval_siglip")["config"]["init_bias"] == -10.0
+    clip = small("retrieval_dual_encoder")
     assert float(clip.logits_layer.scale) == pytest.approx(1 / 0.07, rel=1e-5)
     assert clip.logits_layer.max_scale == 100.0 and clip.logits_layer.bias is None
-    siglip = mmzoo.load("retrieval_siglip")
+    assert clip.image_encoder.get_layer("hidden_0").units == 64  # the MLP projection
+    siglip = small("retrieval_siglip")
     assert float(siglip.logits_layer.scale) == pytest.approx(10.0, rel=1e-5)
     assert float(siglip.logits_layer.bias) == -10.0
 
@@ -147,7 +177,7 @@ def mixed_precision():
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_mixed_precision_training_stays_finite(preset, mixed_precision):
-    model = mmzoo.load(preset, max_scale=None, init_scale=1000.0)  # logits up to 1000
+    model = small(preset, max_scale=None, init_scale=1000.0)  # logits up to 1000
     model.adapt_text(CAPTIONS)
     x = {"image": coloured_images(np.random.default_rng(0)),
          "text": model.preprocess(text=CAPTIONS)["text"]}
@@ -169,7 +199,7 @@ def test_bad_inputs_are_clear_errors(trained):
         model.encode_image(x["image"][..., 0])
     with pytest.raises(ValueError, match="loss must be one of"):
         mmzoo.load("retrieval_dual_encoder", loss="triplet")
-    fresh = mmzoo.load("retrieval_dual_encoder")
+    fresh = small("retrieval_dual_encoder")
     with pytest.raises(ValueError, match="vocabulary .* is empty"):
         mmzoo.pipeline(fresh).embed_texts("a dog")
 
@@ -260,12 +290,15 @@ def test_pipeline_rejects_bad_requests(retrieve, pictures):
 # ----- data sets, mmzoo train / evaluate -------------------------------------------------
 def test_train_and_evaluate_on_a_flickr8k_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MMZOO_CACHE_DIR", str(tmp_path / "cache"))
-    folder, _ = fake.make_flickr8k(tmp_path, num_images=24)  # 19 / 4 / 1 images
-    overrides = {"image_size": 16, "image_options": {"filters": [4]},
+    folder, _ = fake.make_flickr8k(tmp_path, num_images=24)  # 20 / 4 images
+    overrides = {**SMALL, "image_size": 16, "image_options": {"filters": [4]},
+                 "projection_units": [],
                  "text_options": {"embed_dim": 8, "filters": 4}, "embed_dim": 8}
     out = train("retrieval_siglip", "flickr8k", tmp_path / "run", data_dir=str(folder),
                 epochs=2, batch_size=8, overrides=overrides,
-                data_options={"image_size": 16}, verbose=0)
+                data_options={"image_size": 16}, verbose=0, freeze_backbones=True,
+                feature_cache_dir=tmp_path / "features")
+    assert len(list((tmp_path / "features").glob("*/train/count.json"))) == 1
     metadata = json.loads((out / "metadata.json").read_text())
     assert {f"validation_{key}" for key in METRICS} <= set(metadata["metrics"])
     assert metadata["metrics"]["validation_images"] == 4
@@ -300,7 +333,7 @@ def test_word_dropout_only_in_training():
     assert 0.2 < np.mean(dropped == 0) < 0.3
     assert np.all((dropped == 0) | (dropped == ids))
     assert TokenDropout.from_config(layer.get_config()).get_config() == layer.get_config()
-    model = mmzoo.load("retrieval_dual_encoder", word_dropout=0.2)
+    model = small("retrieval_dual_encoder", word_dropout=0.2)
     assert model.text_encoder.get_layer("word_dropout").rate == 0.2
     with pytest.raises(ValueError, match="rate must be in"):
         TokenDropout(1.0)
