@@ -428,3 +428,34 @@ def test_reload_reuses_the_prepared_data(tmp_path, monkeypatch, cache_dir):
     os.utime(touched, ns=(stamp, stamp + 10**9))
     assert mds.info("fsdd", data_dir=folder)["prepared_dir"] != first["prepared_dir"]
     assert len(calls) == 9
+
+
+def test_preparation_lock_makes_a_second_process_wait(tmp_path):
+    """Two holders of the same data set's lock (two test workers, two notebooks) take
+    turns: the second enters only after the first has left."""
+    import threading
+
+    from mmzoo.datasets._common import preparation_lock
+
+    order, first_inside, second_started = [], threading.Event(), threading.Event()
+
+    def first():
+        with preparation_lock(tmp_path / "cache"):
+            first_inside.set()
+            second_started.wait(5)
+            threading.Event().wait(0.3)  # give the second the chance to barge in
+            order.append("first leaves")
+
+    def second():
+        first_inside.wait(5)
+        second_started.set()
+        with preparation_lock(tmp_path / "cache"):
+            order.append("second enters")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first leaves", "second enters"]
+    assert (tmp_path / "cache" / ".lock").is_file()

@@ -55,6 +55,25 @@ def split_80_10_10(key):
 
 
 # ----- the prepared-data cache ---------------------------------------------------------
+@contextlib.contextmanager
+def preparation_lock(folder):
+    """Holds an exclusive lock on `folder/.lock` (POSIX; a no-op elsewhere), so that two
+    processes asking for the same data set (parallel test workers, two notebooks)
+    prepare it once: the second waits, then finds it prepared."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; TFDS' own temporary folders remain
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def cache_root():
     """`$MMZOO_CACHE_DIR`, else `~/.cache/mmzoo/tfds` (read at call time)."""
     return pathlib.Path(os.environ.get("MMZOO_CACHE_DIR") or "~/.cache/mmzoo/tfds").expanduser()
@@ -269,14 +288,21 @@ class Spec:
         tfds_dir = cache_root() / self.name / key
         builder = self.builder(data_dir=str(tfds_dir), config=config, source_dir=source,
                                skip_bad=skip_bad, options=prep)
-        if not (pathlib.Path(builder.data_dir) / "dataset_info.json").is_file():
-            LOG.info("preparing %s from %s into %s", self.name, source, builder.data_dir)
-            # TFDS prints its progress lines; stdout stays for results (`--json`).
-            with contextlib.redirect_stdout(sys.stderr):
-                builder.download_and_prepare(
-                    download_dir=str(tfds_dir / "downloads"),
-                    download_config=tfds.download.DownloadConfig(
-                        compute_stats=tfds.download.ComputeStatsMode.SKIP))
+        info_file = pathlib.Path(builder.data_dir) / "dataset_info.json"
+        if not info_file.is_file():
+            with preparation_lock(tfds_dir):
+                if not info_file.is_file():  # another process may have prepared it
+                    LOG.info("preparing %s from %s into %s", self.name, source,
+                             builder.data_dir)
+                    # TFDS prints its progress lines; stdout stays for results (`--json`).
+                    with contextlib.redirect_stdout(sys.stderr):
+                        builder.download_and_prepare(
+                            download_dir=str(tfds_dir / "downloads"),
+                            download_config=tfds.download.DownloadConfig(
+                                compute_stats=tfds.download.ComputeStatsMode.SKIP))
+            # Read what was prepared (by this process or, while it waited, another).
+            builder = self.builder(data_dir=str(tfds_dir), config=config, source_dir=source,
+                                   skip_bad=skip_bad, options=prep)
         skipped = builder.info.metadata.get("skipped") or []
         if skipped:
             LOG.warning("%s: %d bad file(s)/row(s) were skipped when %s was prepared "
