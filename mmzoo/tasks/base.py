@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from mmzoo.preprocessing.text import check_vocabulary, has_fixed_vocabulary, vocabulary_of
-from mmzoo.tasks.building import INITIALIZER_OPTIONS, built_under_dtype_policy
+from mmzoo.tasks.building import (INITIALIZER_OPTIONS, built_under_dtype_policy,
+                                  plain_structure)
 from mmzoo.tasks.compiled import encoded_batch, run_compiled, run_encoded
 from mmzoo.tasks.feature_cache import fit_with_cached_features
 from mmzoo.tasks.inputs import check_arrays, graph_checks, is_symbolic
@@ -56,7 +57,7 @@ class Task(keras.Model):
         records them beside a weights folder that holds only the trained variables."""
         # A plain copy: Keras wraps dict attributes in TrackedDicts, whose deepcopy
         # pickles the whole model.
-        return _plain(getattr(self, "_pretrained_init", {}))
+        return plain_structure(getattr(self, "_pretrained_init", {}))
 
     def rebuilt_with_pretrained_init(self):
         """A new model of this config at its pretrained initialisation (untrained)."""
@@ -412,12 +413,3 @@ class Task(keras.Model):
             x = {k: v for k, v in given.items() if v is not None}
         return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
                                callbacks=callbacks)
-
-
-def _plain(value):
-    """Nested dicts and lists (Keras' tracked wrappers included) as plain new ones."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value

@@ -124,3 +124,16 @@ def constructor_defaults(cls):
     return {name: parameter.default
             for name, parameter in inspect.signature(cls.__init__).parameters.items()
             if parameter.default is not inspect.Parameter.empty}
+
+
+def plain_structure(value):
+    """Nested dicts and lists (Keras' tracked wrappers included) as plain new ones.
+
+    >>> plain_structure({"a": [1, (2, 3)]})
+    {'a': [1, [2, 3]]}
+    """
+    if isinstance(value, dict):
+        return {key: plain_structure(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_structure(item) for item in value]
+    return value

@@ -25,8 +25,11 @@ POSTS = [(SAMPLES / "mvsa" / f"post_{n}.txt").read_text().strip() for n in (1, 2
 QUESTIONS = ["what color is the shape?", "is there a circle?", "what shape is it?",
              "is there a red shape?"]
 # Largest differences measured on these inputs: probabilities 0.027 (vqa_mfb),
-# softmax of the captioner's and retriever's logits 0.004, embeddings 0.003.
-PROBABILITY_ATOL, EMBEDDING_ATOL = 0.06, 0.01
+# softmax of the captioner's and retriever's logits 0.004. Embeddings are unit vectors
+# compared by direction: the EfficientNet-Lite0 + MiniLM retriever moves single
+# coordinates by up to 0.012 in bfloat16 (of values around 0.06) while every row keeps
+# a cosine above 0.99 with its float32 row.
+PROBABILITY_ATOL, EMBEDDING_MIN_COSINE = 0.06, 0.99
 
 
 def _inputs(model):
@@ -74,10 +77,22 @@ def test_every_shipped_model_runs_in_bfloat16_close_to_float32(preset, weights):
     assert set(actual) == set(expected)
     for name, value in actual.items():
         assert value.dtype == np.float32, name
-        atol = EMBEDDING_ATOL if name.endswith("embeddings") else PROBABILITY_ATOL
-        np.testing.assert_allclose(value, expected[name], atol=atol, err_msg=name)
+        if name.endswith("embeddings"):
+            cosines = (value * expected[name]).sum(-1) / (
+                np.linalg.norm(value, axis=-1) * np.linalg.norm(expected[name], axis=-1))
+            assert cosines.min() > EMBEDDING_MIN_COSINE, (name, cosines)
+        else:
+            np.testing.assert_allclose(value, expected[name], atol=PROBABILITY_ATOL,
+                                       err_msg=name)
         if name in ("predictions", "logits"):
             np.testing.assert_array_equal(value.argmax(-1), expected[name].argmax(-1))
+    if {"image_embeddings", "text_embeddings"} <= set(actual):
+        # The same best text per image wherever float32 does not nearly tie.
+        scores = expected["image_embeddings"] @ expected["text_embeddings"].T
+        top_two = np.sort(scores, -1)[:, -2:]
+        clear = top_two[:, 1] - top_two[:, 0] > 0.02
+        half_scores = actual["image_embeddings"] @ actual["text_embeddings"].T
+        np.testing.assert_array_equal(half_scores.argmax(-1)[clear], scores.argmax(-1)[clear])
     if type(half).__name__ == "Captioner":
         captions = half.generate(inputs["image"][:2], max_length=8)["captions"]
         assert all(isinstance(c, str) and c for c in captions)
