@@ -16,7 +16,6 @@ import tensorflow as tf
 import mmzoo
 from mmzoo import weights as weights_lib
 
-WORDS = "zqxv blorf"  # no word of any shipped vocabulary
 
 
 @dataclasses.dataclass

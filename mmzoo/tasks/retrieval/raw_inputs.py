@@ -66,6 +66,12 @@ class RetrieverRawInputs:
         def checked(raw):
             """Raw inputs, decoded and checked one by one (an image batch and a text
             batch may differ in size): non-empty, and every text with a word."""
+            if "text" in raw:  # on the strings: subword tokenizers give blank texts ids
+                not_blank = tf.debugging.Assert(
+                    tf.reduce_all(tf.strings.length(tf.strings.strip(raw["text"])) > 0),
+                    ["Input `text` holds an empty or blank text; every text needs a word"])
+                with tf.control_dependencies([not_blank]):
+                    raw = {**raw, "text": tf.identity(raw["text"])}
             inputs = {name: graph_checks({name: value})[name]
                       for name, value in self.preprocess_raw(raw).items()}
             if "text" in inputs:

@@ -109,3 +109,19 @@ def test_evaluate_reads_any_folder_of_the_layout_with_split_all(preset, name, tm
     for key in (*RECALLS, "i2t_medr", "t2i_medr"):
         assert metrics[key] == pytest.approx(expected[key], abs=1e-6), key
         assert 0 <= metrics[key] <= 100
+
+
+@pytest.mark.parametrize("preset, name", SHIPPED)
+def test_served_text_encoder_refuses_blank_texts(preset, name):
+    """The exported `encode_text` refuses empty and blank strings, naming `text`, also
+    with a subword tokenizer (MiniLM's WordPiece gives a blank text [CLS] [SEP] ids)."""
+    import tensorflow as tf
+
+    model = mmzoo.load(preset, weights=name, compile=False)
+    function, signature = model.serving_endpoints()["encode_text"]
+    encode_text = tf.function(function, input_signature=signature)
+    embeddings = encode_text({"text": tf.constant(["a dog runs on the beach"])})["embeddings"]
+    assert embeddings.shape[0] == 1 and np.isfinite(embeddings.numpy()).all()
+    for blank in ("", "   "):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="`text` holds an empty"):
+            encode_text({"text": tf.constant(["a dog", blank])})
