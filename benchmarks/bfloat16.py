@@ -24,11 +24,10 @@ Writes benchmarks/results/bfloat16.json and the table in benchmarks/README.md
 
 import argparse
 import pathlib
-import statistics
 import time
 
 import numpy as np
-from latency import machine  # benchmarks/ is on sys.path
+from latency import alternate, machine  # benchmarks/ is on sys.path
 from readme_block import replace_block
 from results_file import save_results
 
@@ -76,20 +75,6 @@ def speed_calls(model, dataset, batch):
     arrays = {k: np.asarray(v) for k, v in model.convert_inputs(inputs).items()}
     return lambda: model.infer(arrays)
 
-
-def alternate(calls, repeats):
-    for call in calls.values():
-        call(), call()
-    times = {name: [] for name in calls}
-    names = list(calls)
-    for index in range(repeats):
-        for name in (names if index % 2 == 0 else names[::-1]):
-            started = time.perf_counter()
-            calls[name]()
-            times[name].append(1e3 * (time.perf_counter() - started))
-    return {name: {"median_ms": round(statistics.median(v), 2),
-                   "p95_ms": round(float(np.percentile(v, 95)), 2)}
-            for name, v in times.items()}
 
 
 def measure(key, entry, data_dir, max_examples, repeats, batches):
