@@ -8,6 +8,7 @@
     mmzoo predict caption_sat --weights flickr8k --image sample:astronaut
     mmzoo predict retrieval_dual_encoder --weights flickr8k --image sample:chelsea --labels dog,cat
     mmzoo export sentiment_late --weights avdigits --out exported/sentiment_late
+    mmzoo train sentiment_late --data avdigits --out runs/late --strategy mirrored
 
 `list` and `describe` read data files only (no TensorFlow: well under a second); the
 other commands import TensorFlow without its start-up logs unless `--verbose`.
@@ -151,11 +152,15 @@ def cmd_train(args):
         data_options=_key_values(args.data_option, "--data-option"),
         max_examples=args.max_examples, lr_schedule=args.lr_schedule,
         deterministic=args.deterministic, freeze_backbones=args.freeze_backbones,
-        feature_cache_dir=args.feature_cache,
+        feature_cache_dir=args.feature_cache, strategy=args.strategy, tpu=args.tpu,
+        precision=args.precision, shard_by=args.shard_by,
+        sync_batch_norm=not args.per_replica_batch_norm,
         verbose=1 if sys.stdout.isatty() else 2)
-    from mmzoo.weights import read_metadata
+    from mmzoo.weights import METADATA_FILE, read_metadata
 
-    print(json.dumps({"weights": str(folder), **read_metadata(folder)["metrics"]}))
+    # A non-chief worker of a multi-worker run sees the chief's folder only on a shared disk.
+    metrics = read_metadata(folder)["metrics"] if (folder / METADATA_FILE).exists() else {}
+    print(json.dumps({"weights": str(folder), **metrics}))
     return 0
 
 
@@ -270,7 +275,8 @@ def build_parser():
     training.add_argument("--data-dir", help="source folder (default ../shared/data/...)")
     training.add_argument("--out", required=True, help="weights folder to write")
     training.add_argument("--epochs", type=int, default=10)
-    training.add_argument("--batch-size", type=int, default=32)
+    training.add_argument("--batch-size", type=int, default=32,
+                          help="global batch size: split over the replicas of --strategy")
     training.add_argument("--learning-rate", type=float, default=1e-3)
     training.add_argument("--lr-schedule", choices=["constant", "cosine"],
                           default="constant",
@@ -289,6 +295,21 @@ def build_parser():
                                "are computed once per example and cached")
     training.add_argument("--feature-cache", metavar="DIR",
                           help="keep those cached features in DIR for later runs")
+    training.add_argument("--strategy", choices=["default", "mirrored", "multi_worker", "tpu"],
+                          default="default",
+                          help="mirrored: every local GPU; multi_worker: one process per "
+                               "machine, cluster in TF_CONFIG; tpu: see --tpu")
+    training.add_argument("--tpu", help="with --strategy tpu: TPU name or grpc://IP:PORT "
+                                        "(default $TPU_NAME, else this TPU VM's chips)")
+    training.add_argument("--precision",
+                          choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                          help="dtype policy of the model (float32 variables; float16 "
+                               "with dynamic loss scaling)")
+    training.add_argument("--shard-by", choices=["data", "file", "auto"], default="data",
+                          help="multi-worker input sharding (default: data)")
+    training.add_argument("--per-replica-batch-norm", action="store_true",
+                          help="BatchNorm statistics per replica instead of over the "
+                               "global batch")
     training.add_argument("--set", action="append", metavar="KEY=VALUE",
                           help="model argument override (JSON value), repeatable")
     training.add_argument("--data-option", action="append", metavar="KEY=VALUE",

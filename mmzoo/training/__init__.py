@@ -5,8 +5,12 @@
 >>> evaluate("sentiment_late", weights=str(folder), data="avdigits", split="test")
 >>> mmzoo.freeze_backbones(model)    # fine-tune fusion + head only
 
-See `fit.py` (train / evaluate, resume, early stopping), `finetune.py` (freezing
-backbones) and `shipping.py` (copying a run into the shipped weights).
+See `fit.py` (train / evaluate, resume, early stopping), `distribute.py` (strategies,
+global batches, the chief worker), `finetune.py` (freezing backbones) and `shipping.py`
+(copying a run into the shipped weights).
+
+>>> train("sentiment_late", "avdigits", out="runs/late", strategy="mirrored",
+...       batch_size=256, precision="mixed_float16")   # every local GPU
 """
 
 from mmzoo.training.finetune import backbones, freeze_backbones

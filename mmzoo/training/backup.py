@@ -3,7 +3,11 @@
 `keras.callbacks.BackupAndRestore` writes `latest.weights.h5` and its epoch in place, so
 a kill during the write leaves a truncated file that every rerun then fails to read
 (an OSError naming no path). `AtomicBackupAndRestore` writes both to temporary files and
-renames them, and names the file to delete when a backup cannot be read.
+renames them, and names the file to delete when a backup cannot be read. Under
+MultiWorkerMirroredStrategy every worker saves (as Keras requires) but only the chief's
+backup is kept; the others write to a temporary folder that is deleted at once. Every
+worker restores from the chief's `backup_dir`, which must be on a file system they all
+see (a shared disk, or a `gs://` bucket through TensorFlow's file system).
 
 >>> callback = AtomicBackupAndRestore("runs/late/backup")
 >>> model.fit(train, epochs=10, callbacks=[callback])   # resumes after a kill
@@ -15,6 +19,7 @@ import pathlib
 
 import keras
 
+from mmzoo.training.distribute import writing_dir
 from mmzoo.weights import WeightsError
 
 
@@ -26,16 +31,16 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().__init__(str(backup_dir), delete_checkpoint=False)
 
     def _save_model(self):
-        folder = pathlib.Path(self.backup_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / "partial.weights.h5"
-        self.model.save_weights(filepath=str(partial), overwrite=True)
-        os.replace(partial, self._weights_path)
-        # Weights first: a kill between the two renames repeats one epoch on resume.
-        metadata = folder / "partial_training_metadata.json"
-        metadata.write_text(json.dumps({"epoch": self._current_epoch,
-                                        "batch": self._last_batch_seen}))
-        os.replace(metadata, self._training_metadata_path)
+        with writing_dir(self.backup_dir, self.model.distribute_strategy) as folder:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / "partial.weights.h5"
+            self.model.save_weights(filepath=str(partial), overwrite=True)
+            os.replace(partial, folder / pathlib.Path(self._weights_path).name)
+            # Weights first: a kill between the two renames repeats one epoch on resume.
+            metadata = folder / "partial_training_metadata.json"
+            metadata.write_text(json.dumps({"epoch": self._current_epoch,
+                                            "batch": self._last_batch_seen}))
+            os.replace(metadata, folder / pathlib.Path(self._training_metadata_path).name)
 
     def _load_model(self):
         try:

@@ -18,6 +18,14 @@ draws. What it does not: the order of floating-point reductions that TensorFlow'
 parallel CPU kernels (and GPUs) choose, so two runs drift apart slowly. With
 `deterministic=True` (`--deterministic`) TensorFlow's op determinism is on as well: the
 same seed on the same machine and versions gives the same numbers, at some cost in speed.
+
+Scale-out (`strategy=`, see `mmzoo.training.distribute`): "mirrored" (the GPUs of one
+machine), "multi_worker" (several machines, `TF_CONFIG`) or "tpu". The model is built
+and compiled inside the strategy's scope; `batch_size` is the global batch (split over
+the replicas); BatchNorm statistics are those of the global batch; multi-worker input
+is sharded by data (`shard_by`); only the chief writes the weights folder, history and
+backup. `precision="mixed_float16"` or `"mixed_bfloat16"` builds the model with that
+dtype policy (float32 variables; float16 gets Keras' dynamic loss scaling).
 """
 
 import hashlib
@@ -35,6 +43,7 @@ import tensorflow as tf
 from mmzoo import datasets, weights
 from mmzoo.registry import PRESETS, TASKS
 from mmzoo.tasks.feature_cache import features_fingerprint
+from mmzoo.training import distribute
 from mmzoo.training.backup import AtomicBackupAndRestore
 from mmzoo.training.finetune import freeze_backbones as freeze
 from mmzoo.zoo import load, merge_config
@@ -45,8 +54,14 @@ HISTORY_FILE = "history.csv"
 
 
 def load_split(data, split, data_dir=None, batch_size=32, options=None,
-               shuffle_seed=None, max_examples=None):
-    """A batched, prefetched split (None when the split is empty), and its info."""
+               shuffle_seed=None, max_examples=None, drop_remainder=False,
+               min_last_batch=0):
+    """A batched, prefetched split (None when the split is empty), and its info.
+
+    drop_remainder: leave out the last partial batch (after shuffling: other examples
+    every epoch). min_last_batch: leave out a last partial batch of fewer examples than
+    this (a strategy's replicas each need one).
+    """
     try:
         dataset, info = datasets.load(data, split, data_dir, with_info=True,
                                       **(options or {}))
@@ -56,9 +71,12 @@ def load_split(data, split, data_dir=None, batch_size=32, options=None,
         raise
     if max_examples:
         dataset = dataset.take(max_examples)
+    count = int(dataset.cardinality())
+    if count > 0 and 0 < count % batch_size < min_last_batch:
+        dataset = dataset.take(count - count % batch_size)
     if shuffle_seed is not None:
         dataset = dataset.shuffle(8192, seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE), info
+    return dataset.batch(batch_size, drop_remainder).prefetch(tf.data.AUTOTUNE), info
 
 
 def build_for_dataset(preset, train_set, info, overrides=None, weights_name=None):
@@ -83,41 +101,74 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
           weights_name=None, learning_rate=1e-3, patience=3, overrides=None,
           data_options=None, max_examples=None, verbose="auto", command=None,
           lr_schedule="constant", deterministic=False, freeze_backbones=False,
-          feature_cache_dir=None):
+          feature_cache_dir=None, strategy="default", tpu=None, precision=None,
+          shard_by="data", sync_batch_norm=True, callbacks=None):
     """Trains `preset` on `data`'s train split (validation split for early stopping).
 
+    `batch_size`: the global batch, split over the strategy's replicas.
     `lr_schedule`: "constant", or "cosine" (cosine decay from `learning_rate` to 0 over
     `epochs`, which calms the late epochs of small, noisy data sets).
     `deterministic`: TensorFlow op determinism (see the module doc).
     `freeze_backbones`: train the fusion and head only (pretrained encoders stay as they
     are); their outputs are then computed once per example and cached in memory, or in
     `feature_cache_dir` (a folder shared by runs: entries are keyed by the frozen
-    encoders' weights and the data) so that later runs skip the encoders entirely.
+    encoders' weights and the data) so that later runs skip the encoders entirely. The
+    cache works with the default and mirrored strategies; multi_worker and tpu runs
+    train through the frozen encoders (same result, slower) and say so.
+    `strategy`: a name in `distribute.STRATEGIES` or a `tf.distribute.Strategy`; `tpu`:
+    the TPU to use with "tpu". `precision`: None (the preset's), or one of
+    `distribute.PRECISIONS`. `shard_by`: multi-worker input sharding (`distribute.shard`).
+    `sync_batch_norm`: BatchNorm statistics over the global batch when there are several
+    replicas (False: per replica). `callbacks`: more Keras callbacks for `fit`.
     """
+    # First: a multi-worker strategy must exist before TensorFlow runs any op.
+    strategy = distribute.make_strategy(strategy, tpu)
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, received {lr_schedule!r}.")
+    if precision is not None and precision not in distribute.PRECISIONS:
+        raise ValueError(f"precision must be one of {distribute.PRECISIONS}, "
+                         f"received {precision!r}.")
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     out = pathlib.Path(out)
     overrides = dict(overrides or {})
+    if precision is not None:
+        overrides["dtype"] = precision
     data_options = dict(data_options or {})
+    replicas = strategy.num_replicas_in_sync
+    if batch_size < replicas:
+        raise ValueError(f"batch_size is the global batch, split over the replicas: "
+                         f"{batch_size} cannot feed {replicas} replicas.")
+    # With several replicas every training step is a whole global batch, split evenly:
+    # each epoch leaves out its last len % batch_size examples (others every epoch, as
+    # the order is reshuffled). Validation keeps a last partial batch unless it cannot
+    # give every replica an example (an empty replica batch breaks some layers).
     train_set, info = load_split(data, "train", data_dir, batch_size, data_options,
-                                 shuffle_seed=seed, max_examples=max_examples)
+                                 shuffle_seed=seed, max_examples=max_examples,
+                                 drop_remainder=replicas > 1)
     if train_set is None:
         raise ValueError(f"The train split of {data!r} is empty.")
     validation_set, _ = load_split(data, "validation", data_dir, batch_size, data_options,
-                                   max_examples=max_examples)
+                                   max_examples=max_examples, min_last_batch=replicas)
+    train_set = distribute.shard(train_set, shard_by)
+    if validation_set is not None:
+        validation_set = distribute.shard(validation_set, shard_by)
 
-    model = build_for_dataset(preset, train_set, info, overrides, weights_name)
-    if freeze_backbones:
-        freeze(model)
-    model.compile(optimizer=keras.optimizers.Adam(
-        _schedule(lr_schedule, learning_rate, epochs, train_set)))
-    cache_dir = _feature_cache_dir(
+    # Again: preparing a data set for the first time draws from the same generators, and
+    # the initial weights must not depend on whether this run prepared it.
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = build_for_dataset(preset, train_set, info, overrides, weights_name)
+        if freeze_backbones:
+            freeze(model)
+        model.compile(optimizer=keras.optimizers.Adam(
+            _schedule(lr_schedule, learning_rate, epochs, train_set)))
+    cache_features = _feature_cache_allowed(freeze_backbones, strategy)
+    cache_dir = cache_features and _feature_cache_dir(
         feature_cache_dir, model, validation_set or train_set,
         dict(data=data, data_dir=str(pathlib.Path(data_dir).resolve()) if data_dir else None,
-             options=data_options, max_examples=max_examples))
+             options=data_options, max_examples=max_examples)) or None
 
     backup = out / BACKUP_DIR
     resumed_from = _backed_up_epoch(backup)
@@ -125,55 +176,69 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
         print(f"Resuming from the backup of epoch {resumed_from} in {backup}",
               file=sys.stderr)
     monitor = "val_loss" if validation_set is not None else "loss"
-    # The history row is written before the backup: a kill between the two makes the
-    # resumed run repeat that epoch, and `_read_history` keeps the repeat's row.
-    callbacks = [
-        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
-        AtomicBackupAndRestore(backup),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
-                                      restore_best_weights=True),
-        keras.callbacks.TerminateOnNaN(),
-    ]
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    cache_option = {"feature_cache_dir": cache_dir} if cache_dir else {}
-    model.fit(train_set, validation_data=validation_set, epochs=epochs,
-              callbacks=callbacks, verbose=verbose, **cache_option)
-    seconds = time.time() - started
+    # Non-chief workers of a multi-worker run write to a scratch folder, deleted after.
+    with distribute.writing_dir(out, strategy) as folder:
+        # The history row is written before the backup: a kill between the two makes the
+        # resumed run repeat that epoch, and `_read_history` keeps the repeat's row.
+        all_callbacks = [
+            keras.callbacks.CSVLogger(str(folder / HISTORY_FILE), append=True),
+            AtomicBackupAndRestore(backup),
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
+                                          restore_best_weights=True),
+            keras.callbacks.TerminateOnNaN(),
+            *(callbacks or []),
+        ]
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        if distribute.strategy_name(strategy) == "default":
+            distribute.advance_shuffle_like_keras(train_set)
+        with strategy.scope(), distribute.synchronized_batch_norm(
+                model, strategy, sync_batch_norm):
+            cache_option = {"feature_cache_dir": cache_dir} if cache_dir else {}
+            model.fit(train_set, validation_data=validation_set, epochs=epochs,
+                      callbacks=all_callbacks, verbose=verbose,
+                      cache_features=cache_features, **cache_option)
+        seconds = time.time() - started
 
-    results = {}
-    for split in ("validation", "test"):
-        dataset, _ = load_split(data, split, data_dir, batch_size, data_options,
-                                max_examples=max_examples)
-        if dataset is not None:
-            results[split] = model.evaluate_dataset(dataset)
-    metadata = {
-        "preset": preset,
-        "dataset": data,
-        "data_dir": str(pathlib.Path(data_dir).resolve()) if data_dir else None,
-        "data_options": data_options,
-        "split_sizes": info.get("splits"),
-        "max_examples": max_examples,
-        "metrics": {f"{split}_{k}": v for split, values in results.items()
-                    for k, v in values.items()},
-        "epochs_requested": epochs,
-        "history": _read_history(out / HISTORY_FILE),
-        "resumed_from_epoch": resumed_from,
-        "train_seconds_this_run": round(seconds, 1),
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "lr_schedule": lr_schedule,
-        "seed": seed,
-        "deterministic": bool(deterministic),
-        "frozen_backbones": bool(freeze_backbones),
-        "pretrained_sources": pretrained_sources(model),
-        "overrides": overrides,
-        "command": command or _current_command(),
-        "versions": versions(),
-    }
-    folder = weights.save_folder(model, out, preset=preset, metadata=metadata)
-    shutil.rmtree(backup, ignore_errors=True)  # only now: the final folder is complete
-    return folder
+        results = {}
+        for split in ("validation", "test"):
+            dataset, _ = load_split(data, split, data_dir, batch_size, data_options,
+                                    max_examples=max_examples)
+            if dataset is not None:
+                results[split] = model.evaluate_dataset(dataset)
+        metadata = {
+            "preset": preset,
+            "dataset": data,
+            "data_dir": str(pathlib.Path(data_dir).resolve()) if data_dir else None,
+            "data_options": data_options,
+            "split_sizes": info.get("splits"),
+            "max_examples": max_examples,
+            "metrics": {f"{split}_{k}": v for split, values in results.items()
+                        for k, v in values.items()},
+            "epochs_requested": epochs,
+            "history": _read_history(folder / HISTORY_FILE),
+            "resumed_from_epoch": resumed_from,
+            "train_seconds_this_run": round(seconds, 1),
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "lr_schedule": lr_schedule,
+            "seed": seed,
+            "deterministic": bool(deterministic),
+            "frozen_backbones": bool(freeze_backbones),
+            "pretrained_sources": pretrained_sources(model),
+            **distribute.describe(strategy),
+            "precision": model.dtype_policy.name,
+            "sync_batch_norm": bool(sync_batch_norm),
+            "shard_by": shard_by,
+            "overrides": overrides,
+            "command": command or _current_command(),
+            "versions": versions(),
+        }
+        weights.save_folder(model, folder, preset=preset, metadata=metadata)
+    if distribute.is_chief(strategy):
+        shutil.rmtree(backup, ignore_errors=True)  # only now: the final folder is complete
+    distribute.barrier(strategy)  # every worker returns once the chief's folder is written
+    return out
 
 
 def evaluate(preset, weights_name, data, split="test", data_dir=None, batch_size=64,
@@ -224,6 +289,19 @@ def pretrained_sources(model):
                                 else spec.get("url"))}
                 break
     return sources
+
+
+def _feature_cache_allowed(freeze_backbones, strategy):
+    """"auto" (cache the frozen encoders' features when the model can), or False with a
+    message for strategies the cache does not support: it runs the encoders outside the
+    replicated step, over all the data, in every process."""
+    name = distribute.strategy_name(strategy)
+    if freeze_backbones and name in ("multi_worker", "tpu"):
+        print(f"Feature cache off under strategy {name!r}: the frozen encoders run in "
+              "every step (same result, slower). It works with the default and mirrored "
+              "strategies.", file=sys.stderr)
+        return False
+    return "auto"
 
 
 def _feature_cache_dir(root, model, probe_set, data_identity):

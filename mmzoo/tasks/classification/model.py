@@ -274,8 +274,10 @@ class Classifier(ClassifierRawInputs, Task):
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
         loss = super().compute_loss(
             x, y, y_pred["predictions"], sample_weight, training=training)
-        return loss + self.aux_loss_weight * unimodal_loss(
-            y, y_pred["aux_logits"], y_pred["aux_presence"])
+        # An "additional loss" to Keras: scaled by 1/replicas under tf.distribute, as the
+        # main loss is, so that the summed gradients are those of the global batch.
+        return loss + self._aggregate_additional_loss(self.aux_loss_weight * unimodal_loss(
+            y, y_pred["aux_logits"], y_pred["aux_presence"]))
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if isinstance(y_pred, dict):

@@ -1,0 +1,251 @@
+"""Training under tf.distribute on CPU: MirroredStrategy over 2 logical CPU devices
+against one device, MultiWorkerMirroredStrategy with 2 local worker processes (trained,
+killed, resumed), mixed precision, and the errors of strategies that cannot start."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import mmzoo
+from mmzoo.training import distribute, fit
+from tests import data_factories as fake
+from tests.test_cli import cli_command
+from tests.test_training import TINY_MODEL
+
+TINY = {"image_size": 16, "image_options": {"filters": [4]},
+        "audio_options": {"filters": [4], "num_mel_bins": 16}}
+# Per-epoch losses and accuracies of the same global batch on 1 and 2 replicas.
+# Measured: 7e-7 (float32 sums taken in another order); the bound leaves room for other
+# CPUs' kernels.
+LOSS_TOLERANCE = 1e-4
+# Weights after 8 Adam steps of 1e-3: Adam divides by the gradient's running RMS, so
+# rounding in near-zero gradients moves a weight by up to a step. Measured: 3.4e-4.
+WEIGHTS_TOLERANCE = 5e-3
+
+
+@pytest.fixture(scope="module")
+def av_folder(tmp_path_factory):
+    root, _, _, _ = fake.make_avdigits(tmp_path_factory.mktemp("av"), num_images=200)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("MMZOO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import mmzoo
+    from mmzoo.training import train
+    from mmzoo.weights import read_metadata
+
+    data_dir, root, tiny = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    common = dict(data_dir=data_dir, batch_size=8, patience=50, overrides=tiny, verbose=0)
+    runs = {}
+    for name, strategy, epochs, extra in [
+            ("one_device", "default", 2, {}), ("mirrored", "mirrored", 2, {}),
+            ("mirrored_frozen", "mirrored", 1,
+             {"freeze_backbones": True, "feature_cache_dir": f"{root}/features"})]:
+        folder = train("sentiment_hybrid", "avdigits", f"{root}/{name}", epochs=epochs,
+                       max_examples=32, strategy=strategy, **common, **extra)
+        weights = mmzoo.load("sentiment_hybrid", weights=str(folder), compile=False)
+        runs[name] = {"metadata": read_metadata(folder),
+                      "weights": [w.tolist() for w in weights.get_weights()]}
+    print("RESULT" + json.dumps(runs))
+""")
+
+
+@pytest.mark.slow
+def test_mirrored_on_two_cpus_gives_the_loss_curve_of_one_device(av_folder, tmp_path):
+    """Same global batch (8, 4 per replica), same seed: the same losses every epoch, the
+    same weights (sentiment_hybrid: BatchNorm, and an auxiliary loss added by hand)."""
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(av_folder), str(tmp_path),
+         json.dumps(TINY)], capture_output=True, text=True, timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(result.stdout.split("RESULT", 1)[1])
+    one, two = runs["one_device"]["metadata"], runs["mirrored"]["metadata"]
+    assert (one["strategy"], one["replicas"]) == ("default", 1)
+    assert (two["strategy"], two["replicas"]) == ("mirrored", 2)
+    for key in ("loss", "val_loss", "accuracy"):
+        np.testing.assert_allclose([row[key] for row in two["history"]],
+                                   [row[key] for row in one["history"]],
+                                   atol=LOSS_TOLERANCE, err_msg=key)
+    for mirrored, single in zip(runs["mirrored"]["weights"], runs["one_device"]["weights"]):
+        np.testing.assert_allclose(mirrored, single, atol=WEIGHTS_TOLERANCE)
+    # The feature cache of frozen encoders works under MirroredStrategy.
+    frozen = runs["mirrored_frozen"]["metadata"]
+    assert frozen["frozen_backbones"] and frozen["replicas"] == 2
+    assert np.isfinite(frozen["history"][0]["loss"])
+    assert "Feature cache off" not in result.stderr
+    assert list(tmp_path.glob("features/*/train/count.json"))  # the cached features
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _start_workers(command, scratch):
+    """Two `mmzoo train --strategy multi_worker` processes on localhost ports."""
+    hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = []
+    for index in range(2):
+        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(config), "TMPDIR": str(scratch),
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        log = open(scratch.parent / f"worker{index}.log", "w")
+        workers.append((subprocess.Popen(cli_command() + command, env=env, stdout=log,
+                                         stderr=subprocess.STDOUT,
+                                         start_new_session=True), log))
+    return workers
+
+
+def _stop(workers):
+    for process, log in workers:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+@pytest.mark.slow
+def test_two_workers_train_back_up_are_killed_and_resume(av_folder, tmp_path):
+    out, scratch = tmp_path / "run", tmp_path / "worker_tmp"
+    scratch.mkdir()
+    epochs = 4
+    command = ["train", "sentiment_early", "--data", "avdigits", "--data-dir",
+               str(av_folder), "--epochs", str(epochs), "--batch-size", "8",
+               "--max-examples", "32", "--patience", "50", "--out", str(out),
+               "--strategy", "multi_worker", *TINY_MODEL]
+    backup = out / "backup" / "training_metadata.json"
+    mmzoo.datasets.info("avdigits", data_dir=av_folder)  # prepared once, not by both
+    workers = _start_workers(command, scratch)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline and all(p.poll() is None for p, _ in workers):
+            if backup.exists() and json.loads(backup.read_text() or "{}").get("epoch", 0) >= 1:
+                break
+            time.sleep(0.05)
+        assert all(p.poll() is None for p, _ in workers), (
+            "a worker ended before the kill: "
+            + (tmp_path / "worker0.log").read_text()[-2000:])
+    finally:
+        _stop(workers)
+    killed_at = json.loads(backup.read_text())["epoch"]
+    assert not (out / "metadata.json").exists()
+    # Only the chief wrote the backup: one weights file, no worker folders beside it.
+    assert sorted(p.name for p in (out / "backup").iterdir()) == [
+        "latest.weights.h5", "training_metadata.json"]
+
+    workers = _start_workers(command, scratch)  # the same command resumes
+    try:
+        for process, _ in workers:
+            assert process.wait(timeout=900) == 0, (
+                (tmp_path / "worker0.log").read_text()[-3000:]
+                + (tmp_path / "worker1.log").read_text()[-3000:])
+    finally:
+        _stop(workers)
+    for index in range(2):
+        log = (tmp_path / f"worker{index}.log").read_text()
+        assert f"Resuming from the backup of epoch {killed_at}" in log
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["strategy"] == "multi_worker"
+    assert (metadata["replicas"], metadata["workers"]) == (2, 2)
+    assert metadata["resumed_from_epoch"] == killed_at
+    assert [row["epoch"] for row in metadata["history"]] == list(range(epochs))
+    assert not (out / "backup").exists()
+    # The non-chief's scratch folders (backups, final folder) are gone.
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("mmzoo-")] == []
+
+
+# ----- errors and options (in process) ------------------------------------------------
+def test_multi_worker_without_tf_config_names_it(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        distribute.make_strategy("multi_worker")
+
+
+def test_tpu_that_is_not_there_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    with pytest.raises(ValueError, match=r"No TPU reachable at tpu='local'.*Colab"):
+        distribute.make_strategy("tpu")
+    assert float(tf.reduce_sum(tf.ones(3))) == 3.0  # TensorFlow still works after
+
+
+def test_unknown_strategy_precision_and_shard_policy_are_named(tmp_path):
+    with pytest.raises(ValueError, match="strategy must be one of .*'mirorred'"):
+        distribute.make_strategy("mirorred")
+    with pytest.raises(ValueError, match="precision must be one of .*'fp16'"):
+        fit.train("sentiment_early", "avdigits", tmp_path, precision="fp16")
+    with pytest.raises(ValueError, match="shard policy must be one of .*'rows'"):
+        distribute.shard(tf.data.Dataset.range(3), "rows")
+
+
+def test_shard_sets_the_auto_shard_policy():
+    policy = tf.data.experimental.AutoShardPolicy
+    for name, expected in (("data", policy.DATA), ("file", policy.FILE)):
+        dataset = distribute.shard(tf.data.Dataset.range(3), name)
+        assert dataset.options().experimental_distribute.auto_shard_policy == expected
+
+
+def test_default_strategy_is_the_chief_and_writes_in_place(tmp_path):
+    strategy = distribute.make_strategy("default")
+    assert distribute.strategy_name(strategy) == "default"
+    assert distribute.is_chief(strategy)
+    with distribute.writing_dir(tmp_path / "out", strategy) as folder:
+        assert folder == tmp_path / "out"
+
+
+def test_feature_cache_is_turned_off_with_a_message_on_multi_worker_and_tpu(
+        monkeypatch, capsys):
+    strategy = distribute.make_strategy("default")
+    assert fit._feature_cache_allowed(True, strategy) == "auto"
+    for name in ("multi_worker", "tpu"):
+        monkeypatch.setattr(distribute, "strategy_name", lambda _, name=name: name)
+        assert fit._feature_cache_allowed(True, strategy) is False
+        assert f"Feature cache off under strategy {name!r}" in capsys.readouterr().err
+
+
+class _OptimizerProbe(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.optimizer = type(self.model.optimizer).__name__
+
+
+def test_mixed_float16_trains_with_loss_scaling(av_folder, tmp_path):
+    probe = _OptimizerProbe()
+    folder = fit.train("sentiment_early", "avdigits", tmp_path / "run", data_dir=av_folder,
+                       epochs=1, batch_size=8, max_examples=16, overrides=TINY,
+                       precision="mixed_float16", verbose=0, callbacks=[probe])
+    assert probe.optimizer == "LossScaleOptimizer"  # Keras' dynamic loss scaling
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert metadata["precision"] == "mixed_float16"
+    assert np.isfinite(metadata["history"][0]["loss"])
+    mixed = mmzoo.load("sentiment_early", weights=str(folder), compile=False)
+    assert mixed.dtype_policy.name == "mixed_float16"  # the folder keeps its precision
+    full = mmzoo.load("sentiment_early", weights=str(folder), compile=False, dtype="float32")
+    rng = np.random.default_rng(0)
+    inputs = {"image": rng.uniform(0, 255, (2, 16, 16, 3)).astype("float32"),
+              "audio": rng.normal(size=(2, 8000)).astype("float32")}
+    np.testing.assert_allclose(np.asarray(mixed(inputs), "float32"),
+                               np.asarray(full(inputs)), atol=1e-2)
