@@ -178,9 +178,12 @@ def make_avdigits(root, num_images=40, per_split=2, missing=()):
 
 
 # ----- Flickr8k -----------------------------------------------------------------------
-def make_flickr8k(root, num_images=12, captions_per_image=5, name="flickr8k"):
+def make_flickr8k(root, num_images=12, captions_per_image=5, name="flickr8k",
+                  distinct_captions=True):
     """`root/<name>/{captions.txt, images/*.jpg}`; image sizes vary; caption 1 of
-    image 0 contains commas. Returns `(folder, {file name: [captions]})`."""
+    image 0 contains commas (distinct_captions=False: an image's captions are the same
+    sentence, so that no caption is drawn at random). Returns `(folder, {file name:
+    [captions]})`."""
     folder = pathlib.Path(root) / name
     (folder / "images").mkdir(parents=True)
     captions = {}
@@ -188,8 +191,11 @@ def make_flickr8k(root, num_images=12, captions_per_image=5, name="flickr8k"):
         name = f"{1000 + i}_photo.jpg"
         height, width = 20 + 3 * i, 30 + 2 * (i % 4)
         write_jpeg(folder / "images" / name, np.full((height, width, 3), (40 + 15 * i) % 256))
-        texts = [f"A photo number {i} , caption {c} ." for c in range(captions_per_image)]
-        if i == 0:
+        if not distinct_captions:
+            texts = [f"A photo number {i} ."] * captions_per_image
+        else:
+            texts = [f"A photo number {i} , caption {c} ." for c in range(captions_per_image)]
+        if i == 0 and distinct_captions:
             texts[1] = "A dog, a cat, and a bird , together ."
         captions[name] = texts
     with open(folder / "captions.txt", "w", newline="", encoding="utf-8") as handle:

@@ -39,6 +39,21 @@ def av_folder(tmp_path_factory):
     return root
 
 
+# A small retriever (no dropout); every image's five captions are the same sentence, so
+# that no caption is drawn at random.
+RETRIEVER = {"image_backbone": "simple_cnn", "image_weights": None, "image_size": 16,
+             "image_options": {"filters": [4]}, "text_backbone": "cnn",
+             "text_options": {"embed_dim": 8}, "vocab_size": 50, "sequence_length": 12,
+             "embed_dim": 16, "projection_units": [], "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def flickr_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flickr")
+    fake.make_flickr8k(root, num_images=40, distinct_captions=False)
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MMZOO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -53,16 +68,23 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     from mmzoo.training import train
     from mmzoo.weights import read_metadata
 
-    data_dir, root, tiny = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    common = dict(data_dir=data_dir, batch_size=8, patience=50, overrides=tiny, verbose=0)
+    av_dir, flickr_dir, root = sys.argv[1:4]
+    tiny, retriever = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+    common = dict(batch_size=8, max_examples=32, patience=50, verbose=0)
     runs = {}
-    for name, strategy, epochs, extra in [
-            ("one_device", "default", 2, {}), ("mirrored", "mirrored", 2, {}),
-            ("mirrored_frozen", "mirrored", 1,
-             {"freeze_backbones": True, "feature_cache_dir": f"{root}/features"})]:
-        folder = train("sentiment_hybrid", "avdigits", f"{root}/{name}", epochs=epochs,
-                       max_examples=32, strategy=strategy, **common, **extra)
-        weights = mmzoo.load("sentiment_hybrid", weights=str(folder), compile=False)
+    for name, preset, strategy, epochs, extra in [
+            ("one_device", "sentiment_hybrid", "default", 2, {}),
+            ("mirrored", "sentiment_hybrid", "mirrored", 2, {}),
+            ("mirrored_frozen", "sentiment_hybrid", "mirrored", 1,
+             {"freeze_backbones": True, "feature_cache_dir": f"{root}/features"}),
+            ("retriever_one_device", "retrieval_dual_encoder", "default", 2, {}),
+            ("retriever_mirrored", "retrieval_dual_encoder", "mirrored", 2, {})]:
+        data, data_dir, overrides = (("avdigits", av_dir, tiny) if preset.startswith("sentiment")
+                                     else ("flickr8k", flickr_dir, retriever))
+        folder = train(preset, data, f"{root}/{name}", data_dir=data_dir, epochs=epochs,
+                       strategy=strategy, overrides=overrides,
+                       **common, **extra)
+        weights = mmzoo.load(preset, weights=str(folder), compile=False)
         runs[name] = {"metadata": read_metadata(folder),
                       "weights": [w.tolist() for w in weights.get_weights()]}
     print("RESULT" + json.dumps(runs))
@@ -70,24 +92,34 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_mirrored_on_two_cpus_gives_the_loss_curve_of_one_device(av_folder, tmp_path):
-    """Same global batch (8, 4 per replica), same seed: the same losses every epoch, the
-    same weights (sentiment_hybrid: BatchNorm, and an auxiliary loss added by hand)."""
+def test_mirrored_on_two_cpus_gives_the_loss_curve_of_one_device(
+        av_folder, flickr_folder, tmp_path):
+    """Same global batch (8, 4 per replica), same seed: the same losses every epoch and
+    the same weights. sentiment_hybrid: BatchNorm statistics over the global batch, and
+    an auxiliary loss added by hand; retrieval_dual_encoder: InfoNCE over the global
+    batch's logits (each replica's 4 pairs alone give other losses)."""
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT, str(av_folder), str(tmp_path),
-         json.dumps(TINY)], capture_output=True, text=True, timeout=900, check=False,
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(av_folder), str(flickr_folder),
+         str(tmp_path), json.dumps(TINY), json.dumps(RETRIEVER)],
+        capture_output=True, text=True, timeout=900, check=False,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr[-3000:]
     runs = json.loads(result.stdout.split("RESULT", 1)[1])
-    one, two = runs["one_device"]["metadata"], runs["mirrored"]["metadata"]
-    assert (one["strategy"], one["replicas"]) == ("default", 1)
-    assert (two["strategy"], two["replicas"]) == ("mirrored", 2)
-    for key in ("loss", "val_loss", "accuracy"):
-        np.testing.assert_allclose([row[key] for row in two["history"]],
-                                   [row[key] for row in one["history"]],
-                                   atol=LOSS_TOLERANCE, err_msg=key)
-    for mirrored, single in zip(runs["mirrored"]["weights"], runs["one_device"]["weights"]):
-        np.testing.assert_allclose(mirrored, single, atol=WEIGHTS_TOLERANCE)
+    for single, mirrored in (("one_device", "mirrored"),
+                             ("retriever_one_device", "retriever_mirrored")):
+        one, two = runs[single]["metadata"], runs[mirrored]["metadata"]
+        assert (one["strategy"], one["replicas"]) == ("default", 1)
+        assert (two["strategy"], two["replicas"]) == ("mirrored", 2)
+        assert len(two["history"]) == 2
+        for key in ("loss", "val_loss"):
+            np.testing.assert_allclose([row[key] for row in two["history"]],
+                                       [row[key] for row in one["history"]],
+                                       atol=LOSS_TOLERANCE, err_msg=f"{mirrored} {key}")
+        for weight_two, weight_one in zip(runs[mirrored]["weights"], runs[single]["weights"]):
+            np.testing.assert_allclose(weight_two, weight_one, atol=WEIGHTS_TOLERANCE)
+    np.testing.assert_allclose([row["accuracy"] for row in runs["mirrored"]["metadata"]["history"]],
+                               [row["accuracy"] for row in runs["one_device"]["metadata"]["history"]],
+                               atol=LOSS_TOLERANCE)
     # The feature cache of frozen encoders works under MirroredStrategy.
     frozen = runs["mirrored_frozen"]["metadata"]
     assert frozen["frozen_backbones"] and frozen["replicas"] == 2

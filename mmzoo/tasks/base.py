@@ -18,9 +18,9 @@ from mmzoo.tasks.building import (INITIALIZER_OPTIONS, built_under_dtype_policy,
 from mmzoo.tasks.compiled import encoded_batch, run_compiled, run_encoded
 from mmzoo.tasks.feature_cache import fit_with_cached_features
 from mmzoo.tasks.inputs import check_arrays, graph_checks, is_symbolic
-from mmzoo.tasks.multi_worker import MultiWorkerFit
+from mmzoo.tasks.distributed_fit import DistributedFit
 
-class Task(MultiWorkerFit, keras.Model):
+class Task(DistributedFit, keras.Model):
     """Base class of mmzoo models. Subclasses call `super().__init__(inputs=..., outputs=...)`
     with a dict of named inputs, then `self._set_config(...)`.
 

@@ -19,6 +19,7 @@ temperature (CLIP: scale 1/0.07, clamped at 100; SigLIP: scale 10, bias -10).
 import math
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -125,6 +126,29 @@ def contrastive_loss(loss, y_true, logits):
     if y_true is None:
         y_true = ops.arange(ops.shape(logits)[0])
     return loss(y_true, logits)
+
+
+def global_batch_logits(logits_layer, outputs, ids):
+    """`(logits, ids)` of the whole global batch inside a replica of a `tf.distribute`
+    strategy with several replicas; the batch's own `(outputs["logits"], ids)` otherwise.
+
+    A contrastive loss takes its negatives from the batch, so each replica's share of
+    the global batch alone would be a different (easier) objective than one device's.
+    Every replica gathers all replicas' embeddings (and pair ids), and computes the
+    loss of the global `[G, G]` logits; Keras divides each replica's loss by the number
+    of replicas and sums their gradients, and `all_gather` sends each embedding's
+    gradient back to its replica, so the step is one device's step on the global batch.
+
+    >>> logits, ids = global_batch_logits(model.logits_layer, y_pred, y)  # in compute_loss
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return outputs["logits"], ids
+    images = context.all_gather(outputs["image_embeddings"], axis=0)
+    texts = context.all_gather(outputs["text_embeddings"], axis=0)
+    if ids is not None:
+        ids = context.all_gather(ops.reshape(ids, (-1,)), axis=0)
+    return logits_layer(images, texts), ids
 
 
 @keras.saving.register_keras_serializable(package="mmzoo")

@@ -251,8 +251,10 @@ class Retriever(RetrieverRawInputs, Task):
             loss=loss, metrics=metrics, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The contrastive loss of the batch's logits; `y` holds pair ids (optional)."""
-        loss = contrastive.contrastive_loss(self.loss, y, y_pred["logits"])
+        """The contrastive loss of the batch's logits; `y` holds pair ids (optional).
+        Under a strategy with several replicas: of the global batch's logits."""
+        logits, ids = contrastive.global_batch_logits(self.logits_layer, y_pred, y)
+        loss = contrastive.contrastive_loss(self.loss, ids, logits)
         for extra in self.losses:
             loss = loss + self._aggregate_additional_loss(extra)
         return loss

@@ -1,16 +1,17 @@
-"""What `keras.Model.fit` (Keras 3.15, TensorFlow backend) needs to train under
-`tf.distribute.MultiWorkerMirroredStrategy` (keras-team/keras#20585).
+"""What `keras.Model.fit` (Keras 3.15, TensorFlow backend) needs to train under a
+`tf.distribute` strategy with several replicas (keras-team/keras#20585).
 
-Two steps of Keras' `fit` fail with several workers: building the model on a peeked
-batch averages the whole `(x, y)` structure with one `strategy.reduce` (which this
-strategy takes for single tensors only), and the per-step logs are averaged over the
-replicas with `strategy.reduce("MEAN", log, axis=0)`, which fails on scalar logs.
-`MultiWorkerFit` builds on the first local replica's part of the batch, and returns each
-scalar log as a `[1]` vector, which that reduce averages over every replica of every
-worker into the same scalar on all workers (early stopping then stops them all on the
-same epoch). Single-machine strategies keep Keras' own path.
+Keras builds the model on one peeked batch, which it makes by averaging the replicas'
+parts element by element (`strategy.reduce("MEAN", batch)`): integer token ids become
+floats, which mmzoo's input checks rightly refuse; parts of different sizes (a last
+partial batch) cannot be averaged; and MultiWorkerMirroredStrategy takes single tensors
+only. `DistributedFit` builds on the first local replica's part instead. With several
+workers, Keras also averages the per-step logs with `strategy.reduce("MEAN", log,
+axis=0)`, which fails on scalar logs: each scalar log is returned as a `[1]` vector,
+which that reduce averages over every replica of every worker into the same scalar on
+all workers (early stopping then stops them all on the same epoch).
 
->>> class Task(MultiWorkerFit, keras.Model): ...
+>>> class Task(DistributedFit, keras.Model): ...
 """
 
 import tensorflow as tf
@@ -21,7 +22,7 @@ def in_multi_worker_mode(strategy):
             and strategy.extended._in_multi_worker_mode())
 
 
-class MultiWorkerFit:
+class DistributedFit:
     """Mixin for a `keras.Model` subclass (listed before it)."""
 
     def train_step(self, data):
@@ -39,7 +40,7 @@ class MultiWorkerFit:
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = getattr(self, "_distribute_strategy", None)
-        if iterator is not None and in_multi_worker_mode(strategy):
+        if iterator is not None and strategy is not None and strategy.num_replicas_in_sync > 1:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
                     lambda value: (strategy.experimental_local_results(value)[0]
