@@ -281,3 +281,12 @@ def test_mixed_float16_trains_with_loss_scaling(av_folder, tmp_path):
               "audio": rng.normal(size=(2, 8000)).astype("float32")}
     np.testing.assert_allclose(np.asarray(mixed(inputs), "float32"),
                                np.asarray(full(inputs)), atol=1e-2)
+
+
+def test_cli_offers_the_strategies_and_precisions_of_the_library():
+    from mmzoo.cli import build_parser
+
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    options = {action.dest: action for action in subcommands["train"]._actions}
+    assert tuple(options["strategy"].choices) == distribute.STRATEGIES
+    assert tuple(options["precision"].choices) == distribute.PRECISIONS
