@@ -82,3 +82,36 @@ def test_transformer_block_ignores_padded_keys(rng):
     block.get_config()  # serializable
     assert isinstance(keras.layers.deserialize(keras.layers.serialize(block)),
                       TransformerBlock)
+
+
+def test_folded_call_matches_the_model_with_batch_norms_folded(rng):
+    """Conv / depthwise conv + BatchNorm pairs fold (also in a nested model); a conv
+    whose output is also used elsewhere does not; outputs equal `model(x)`."""
+    from mmzoo.layers.inference import _fold_pairs, folded_call
+
+    inner_in = keras.Input((9, 9, 3))
+    x = keras.layers.Conv2D(8, 3, use_bias=False)(inner_in)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("swish")(x)
+    x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
+    x = keras.layers.DepthwiseConv2D(3, strides=2, use_bias=False)(x)
+    x = keras.layers.BatchNormalization()(x)
+    inner = keras.Model(inner_in, x)
+    outer_in = keras.Input((9, 9, 3))
+    y = inner(outer_in)
+    shared = keras.layers.Conv2D(4, 1, use_bias=False, name="shared")(y)
+    z = keras.layers.BatchNormalization()(shared)
+    z = keras.layers.Add()([z, shared])
+    z = z * keras.layers.GlobalAveragePooling2D(keepdims=True)(z)
+    model = keras.Model(outer_in, z)
+    for layer in inner.layers + model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            size = layer.moving_mean.shape
+            layer.moving_mean.assign(rng.normal(size=size))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, size=size))
+            layer.gamma.assign(rng.normal(size=size))
+            layer.beta.assign(rng.normal(size=size))
+    assert len(_fold_pairs(inner)) == 2 and not _fold_pairs(model)
+    images = rng.normal(size=(2, 9, 9, 3)).astype("float32")
+    np.testing.assert_allclose(folded_call(model)(images).numpy(),
+                               model(images, training=False).numpy(), atol=1e-4)

@@ -52,6 +52,48 @@ def _attend(query, key, value, mask=None):
     return ops.einsum("bhts,bshd->bthd", weights, value)
 
 
+def _project_in(dense, x):
+    """`x` `[N, dim]` through a MultiHeadAttention input projection (kernel `[dim, H,
+    d]`) as one 2-D matmul: `[N, H, d]` (what the layer's einsum gives, without its
+    transposes)."""
+    kernel = ops.cast(dense.kernel, x.dtype)
+    dim, heads, depth = kernel.shape
+    y = ops.matmul(x, ops.reshape(kernel, (dim, heads * depth)))
+    if dense.bias is not None:
+        y = y + ops.reshape(ops.cast(dense.bias, x.dtype), (heads * depth,))
+    return ops.reshape(y, (-1, heads, depth))
+
+
+def _project_out(dense, x):
+    """`[N, H, d]` through a MultiHeadAttention output projection: `[N, dim]`."""
+    kernel = ops.cast(dense.kernel, x.dtype)
+    heads, depth, dim = kernel.shape
+    y = ops.matmul(ops.reshape(x, (-1, heads * depth)),
+                   ops.reshape(kernel, (heads * depth, dim)))
+    return y if dense.bias is None else y + ops.cast(dense.bias, x.dtype)
+
+
+def _attend_one(query, key, value, mask=None):
+    """`_attend` for one query position, heads first: `[N, H, d]` x `[N, H, S, d]` ->
+    `[N, H, d]`; `mask` broadcasts to `[N, H, 1, S]`."""
+    scale = 1.0 / float(query.shape[-1]) ** 0.5
+    scores = tf.linalg.matmul(query[:, :, None], key, transpose_b=True)
+    scores = ops.cast(scores, "float32") * scale
+    if mask is not None:
+        scores = ops.where(mask, scores, NEG_INF)
+    weights = ops.cast(ops.softmax(scores, axis=-1), value.dtype)
+    return tf.linalg.matmul(weights, value)[:, :, 0]
+
+
+def _check_not_quantized(*attentions):
+    for attention in attentions:
+        for dense in (attention.query_dense, attention.key_dense, attention.value_dense,
+                      attention.output_dense):
+            if getattr(dense, "quantization_mode", None):
+                raise NotImplementedError("Cached decoding reads the attention kernels "
+                                          "directly; quantized ones are not supported.")
+
+
 @keras.saving.register_keras_serializable(package="mmzoo")
 class CaptionDecoderBlock(keras.layers.Layer):
     """Pre-norm decoder block: causal self-attention, cross-attention over the image
@@ -102,6 +144,10 @@ class CaptionDecoderBlock(keras.layers.Layer):
         return (self.cross_attention.key_dense(memory),
                 self.cross_attention.value_dense(memory))
 
+    def step_context(self, memory):
+        """`context` for `step`: keys and values heads first, `[N, H, regions, d]`."""
+        return tuple(ops.transpose(t, (0, 2, 1, 3)) for t in self.context(memory))
+
     def _cross_and_ffn(self, x, context, training):
         attention = self.cross_attention
         query = attention.query_dense(self.cross_norm(x))
@@ -123,17 +169,26 @@ class CaptionDecoderBlock(keras.layers.Layer):
 
     def step(self, x, index, cache, context):
         """One position `x` `[N, 1, dim]` at `index`; `cache` = (keys, values)
-        `[N, max_length, heads, head_dim]` of the positions so far. Returns (y, cache)."""
-        attention = self.self_attention
+        `[N, heads, max_length, head_dim]` of the positions so far, `context` from
+        `step_context`. Returns (y, cache). The same arithmetic as `call`, with 2-D
+        matmuls on the layers' kernels (no per-step transposes of the image keys)."""
+        attention, cross = self.self_attention, self.cross_attention
+        _check_not_quantized(attention, cross)
+        x = x[:, 0]
         h = self.self_norm(x)
-        slots = ops.arange(ops.shape(cache[0])[1])
-        here = ops.reshape(ops.equal(slots, index), (1, -1, 1, 1))
-        keys = ops.where(here, attention.key_dense(h), cache[0])
-        values = ops.where(here, attention.value_dense(h), cache[1])
+        slots = ops.arange(ops.shape(cache[0])[2])
+        here = ops.reshape(ops.equal(slots, index), (1, 1, -1, 1))
+        keys = ops.where(here, _project_in(attention.key_dense, h)[:, :, None], cache[0])
+        values = ops.where(here, _project_in(attention.value_dense, h)[:, :, None],
+                           cache[1])
         visible = ops.reshape(slots <= index, (1, 1, 1, -1))
-        attended = _attend(attention.query_dense(h), keys, values, visible)
-        x = x + attention.output_dense(attended)
-        return self._cross_and_ffn(x, context, False), (keys, values)
+        attended = _attend_one(_project_in(attention.query_dense, h), keys, values,
+                               visible)
+        x = x + _project_out(attention.output_dense, attended)
+        query = _project_in(cross.query_dense, self.cross_norm(x))
+        x = x + _project_out(cross.output_dense, _attend_one(query, *context))
+        x = x + self.ffn_output(self.ffn_hidden(self.ffn_norm(x)))
+        return x[:, None], (keys, values)
 
     def compute_output_shape(self, x_shape, memory_shape):
         return x_shape
@@ -195,11 +250,11 @@ class TransformerCaptionDecoder(keras.layers.Layer):
         return self._head(x)
 
     def prepare_context(self, memory):
-        return [block.context(memory) for block in self.blocks]
+        return [block.step_context(memory) for block in self.blocks]
 
     def initial_state(self, context, max_length):
         rows = ops.shape(context[0][0])[0]
-        shape = (rows, max_length, self.num_heads, self.dim // self.num_heads)
+        shape = (rows, self.num_heads, max_length, self.dim // self.num_heads)
         zeros = ops.zeros(shape, dtype=context[0][0].dtype)
         return [(zeros, zeros) for _ in self.blocks]
 

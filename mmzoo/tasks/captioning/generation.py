@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from mmzoo.layers.inference import folded_call
 from mmzoo.preprocessing import check_vocabulary, decode_images, load_images
 from mmzoo.tasks.captioning import decoding
 from mmzoo.tasks.captioning.tokens import END_ID, NEG_INF, START_ID
@@ -17,11 +18,13 @@ from mmzoo.tasks.inputs import graph_checks
 
 # Python-side caches of traced decoding functions, outside Keras' attribute tracking.
 _DECODERS = weakref.WeakKeyDictionary()
+_ENCODERS = weakref.WeakKeyDictionary()
 
 
 def forget_decoders(model):
     """Drops `model`'s traced decoding functions (after its vocabulary changes)."""
     _DECODERS.pop(model, None)
+    _ENCODERS.pop(model, None)
 
 
 class CaptionGeneration:
@@ -97,6 +100,13 @@ class CaptionGeneration:
         words = tf.ragged.boolean_mask(tf.gather(vocabulary, tokens), tokens > END_ID)
         return tf.strings.reduce_join(words, axis=1, separator=" ")
 
+    def _inference_encoder(self):
+        """`image_encoder(x, training=False)` with its BatchNormalizations folded into
+        the convolutions (`mmzoo.layers.inference`), built once per model."""
+        if self not in _ENCODERS:
+            _ENCODERS[self] = folded_call(self.image_encoder)
+        return _ENCODERS[self]
+
     def _decoder_function(self, max_length, num_beams, length_penalty, early_stopping,
                           temperature, top_k, use_cache, jit_compile, min_length):
         key = (max_length, num_beams, length_penalty, early_stopping, temperature, top_k,
@@ -104,14 +114,17 @@ class CaptionGeneration:
         functions = _DECODERS.setdefault(self, {})
         if key not in functions:
             vocabulary = self.vocabulary
+            encode = self._inference_encoder()
+            # XLA compiles the search loop only: its CPU convolutions ran 6-11x slower
+            # than oneDNN's on the image encoder, which stays in the same graph.
             searching = tf.function(
-                lambda images, seed: self.search(
-                    images, max_length, num_beams, length_penalty, early_stopping,
+                lambda memory, seed: self.search_memory(
+                    memory, max_length, num_beams, length_penalty, early_stopping,
                     temperature, top_k, seed, use_cache, min_length, len(vocabulary)),
                 jit_compile=jit_compile, reduce_retracing=True, autograph=False)
 
             def run(images, seed):
-                out = searching(images, seed)
+                out = searching(encode(images), seed)
                 return {**out, "captions": self.detokenize(out["tokens"], vocabulary)}
 
             # One trace per option set, whatever the batch and image sizes.
@@ -124,7 +137,9 @@ class CaptionGeneration:
                  early_stopping=True, temperature=None, top_k=None, seed=0,
                  use_cache=True, jit_compile=False, min_length=0):
         """Captions for `images`: `{"token_ids": int32 [B, max_length], "captions":
-        [str], "scores": float32 [B]}`.
+        [str], "scores": float32 [B]}`. One `tf.function` per option set (traced once
+        for every batch and image size) runs the image encoder, with BatchNormalization
+        folded into its convolutions (`mmzoo.layers.inference`), and the search.
 
         images: float32 pixels `[B, H, W, 3]` (0..255), or what `load_images` takes
             (paths, encoded bytes, arrays of any size).
@@ -136,7 +151,9 @@ class CaptionGeneration:
         temperature, top_k: sample instead (with `num_beams=1`), seeded by `seed`.
         use_cache: cached keys/values (or LSTM states); False re-runs the decoder over
             the prefix at every step (same tokens, slower).
-        jit_compile: compile the search with XLA.
+        jit_compile: compile the search loop with XLA (the image encoder runs in the
+            same graph, without XLA). On CPU it pays off for beam search at batch 1
+            (benchmarks/decoding.py), not for greedy search nor at batch 32.
         min_length: the end token is not generated before this many tokens (the end
             token counts), e.g. `min_length=max_length` for fixed-length benchmarks.
 

@@ -287,3 +287,16 @@ def test_generate_rejects_bad_arguments(captioner, images):
         captioner.generate(np.zeros((2, 8, 8, 4), "float32"))
     with pytest.raises(ValueError, match="Input 'image' is empty"):
         captioner.generate(np.zeros((0, 8, 8, 3), "float32"))
+
+
+def test_generate_encodes_with_folded_batch_norms_to_the_same_captions(captioner, images):
+    """`generate` runs the image encoder with its BatchNormalizations folded into the
+    convolutions (trained moving statistics here): the same memory and the same tokens
+    as the search on the plain encoder."""
+    folded = captioner._inference_encoder()(tf.constant(images))
+    plain = captioner.image_encoder(images, training=False)
+    np.testing.assert_allclose(folded.numpy(), plain.numpy(), atol=1e-4)
+    tokens = captioner.search(tf.constant(images), captioner.sequence_length, 3)["tokens"]
+    np.testing.assert_array_equal(captioner.generate(images, num_beams=3)["token_ids"],
+                                  tokens.numpy())
+
