@@ -74,6 +74,8 @@ def load_split(data, split, data_dir=None, batch_size=32, options=None,
     count = int(dataset.cardinality())
     if count > 0 and 0 < count % batch_size < min_last_batch:
         dataset = dataset.take(count - count % batch_size)
+    if drop_remainder and 0 <= count < batch_size:
+        return None, info  # not one whole batch
     if shuffle_seed is not None:
         dataset = dataset.shuffle(8192, seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size, drop_remainder).prefetch(tf.data.AUTOTUNE), info
@@ -148,9 +150,16 @@ def train(preset, data, out, data_dir=None, epochs=10, batch_size=32, seed=0,
                                  shuffle_seed=seed, max_examples=max_examples,
                                  drop_remainder=replicas > 1)
     if train_set is None:
-        raise ValueError(f"The train split of {data!r} is empty.")
+        raise ValueError(f"The train split of {data!r} is empty" + (
+            f" or smaller than one global batch ({batch_size})." if replicas > 1 else "."))
+    # Several workers: a last partial batch is cut into the workers' parts in order, so
+    # a worker can get an empty part, which some layers cannot take (oneDNN convolutions
+    # on 0 examples): the validation loss of early stopping takes whole batches only.
+    # (The final metrics are computed in each process on every example: predict_dataset.)
+    whole_batches = distribute.is_multi_worker(strategy)
     validation_set, _ = load_split(data, "validation", data_dir, batch_size, data_options,
-                                   max_examples=max_examples, min_last_batch=replicas)
+                                   max_examples=max_examples, min_last_batch=replicas,
+                                   drop_remainder=whole_batches)
     train_set = distribute.shard(train_set, shard_by)
     if validation_set is not None:
         validation_set = distribute.shard(validation_set, shard_by)
