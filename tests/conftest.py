@@ -45,25 +45,3 @@ def shared_data():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
-
-
-# Files that take minutes run first. pytest-xdist (`--dist loadfile`) hands whole files
-# to its workers in collection order, and these sort late (test_readme.py, ~6 min, was
-# among the last): started last, one of them kept a single worker busy while the other
-# had nothing left to do.
-LONG_FILES = (
-    "tests/test_readme.py",
-    "tests/tasks/classification/test_classifier_presets.py",
-    "tests/test_notebooks.py",
-    "tests/test_distribute.py",
-    "tests/tasks/classification/test_mvsa_weights.py",
-    "tests/tasks/captioning/test_caption_feature_cache.py",
-    "tests/test_training_recovery.py",
-    "tests/tasks/vqa/test_vqa_presets.py",
-    "tests/test_tflite.py",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {path: index for index, path in enumerate(LONG_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
