@@ -16,7 +16,6 @@ import json
 import os
 import pathlib
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -65,16 +64,6 @@ def worker(side, data_dir, out, steps, batch_size):
     print(f"RATE {timer.steps / timer.seconds}", flush=True)
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def measure(side, data_dir, scratch, steps, batch_size):
     """Steps per second of one run of `side` (fresh processes)."""
     out = tempfile.mkdtemp(dir=scratch)
@@ -84,10 +73,9 @@ def measure(side, data_dir, scratch, steps, batch_size):
     if side != "two_workers":
         envs = [env]
     else:
-        hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-        envs = [{**env, "TF_CONFIG": json.dumps({"cluster": {"worker": hosts},
-                                                 "task": {"type": "worker", "index": i}})}
-                for i in range(2)]
+        from mmzoo.training.distribute import local_cluster
+
+        envs = [{**env, "TF_CONFIG": config} for config in local_cluster(2)]
     processes = [subprocess.Popen(command, env=e, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for e in envs]
     outputs = [p.communicate(timeout=1800) for p in processes]

@@ -5,7 +5,6 @@ killed, resumed), mixed precision, and the errors of strategies that cannot star
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -128,23 +127,11 @@ def test_mirrored_on_two_cpus_gives_the_loss_curve_of_one_device(
     assert list(tmp_path.glob("features/*/train/count.json"))  # the cached features
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def _start_workers(command, scratch):
     """Two `mmzoo train --strategy multi_worker` processes on localhost ports."""
-    hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     workers = []
-    for index in range(2):
-        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(config), "TMPDIR": str(scratch),
+    for index, config in enumerate(distribute.local_cluster(2)):
+        env = {**os.environ, "TF_CONFIG": config, "TMPDIR": str(scratch),
                "TF_CPP_MIN_LOG_LEVEL": "3"}
         log = open(scratch.parent / f"worker{index}.log", "w")
         workers.append((subprocess.Popen(cli_command() + command, env=env, stdout=log,

@@ -21,10 +21,13 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
 
 import keras
 import tensorflow as tf
+
+from mmzoo.tasks.distributed_fit import in_multi_worker_mode
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SHARD_POLICIES = ("data", "file", "auto")
@@ -112,9 +115,7 @@ def strategy_name(strategy):
     return type(strategy).__name__
 
 
-def is_multi_worker(strategy):
-    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode())
+is_multi_worker = in_multi_worker_mode
 
 
 def worker_task(strategy):
@@ -231,3 +232,24 @@ def describe(strategy):
         cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
         info["workers"] = sum(len(hosts) for hosts in cluster.values()) or None
     return info
+
+
+def local_cluster(workers=2):
+    """`TF_CONFIG` values (JSON) for `workers` worker processes on this machine, on free
+    127.0.0.1 ports: one per process, worker 0 the chief. For trying multi-worker
+    training (and testing it) without a cluster.
+
+    >>> for config in local_cluster(2):
+    ...     subprocess.Popen(["mmzoo", "train", ..., "--strategy", "multi_worker"],
+    ...                      env={**os.environ, "TF_CONFIG": config})
+    """
+    sockets = [socket.socket() for _ in range(workers)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        hosts = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    return [json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})
+            for i in range(workers)]
