@@ -11,6 +11,11 @@ axis=0)`, which fails on scalar logs: each scalar log is returned as a `[1]` vec
 which that reduce averages over every replica of every worker into the same scalar on
 all workers (early stopping then stops them all on the same epoch).
 
+Without a strategy, Keras builds the optimizer's slots and the metrics' variables while
+it traces the train step; a `tf.function` that creates variables is traced twice, so
+the first `fit` call took twice its tracing time (10 s instead of 5 for
+sentiment_attention). `DistributedFit` builds them beforehand, from the data's shapes.
+
 >>> class Task(DistributedFit, keras.Model): ...
 """
 
@@ -40,6 +45,15 @@ class DistributedFit:
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is None:
+            if iterator is not None:
+                # The dataset's element spec, not a batch: drawing one would move a
+                # seeded shuffle on to its next order.
+                dataset = getattr(iterator, "_distributed_dataset", None)
+                if dataset is None:
+                    return None  # Keras then builds while tracing, as before
+                data_batch = dataset.element_spec
+            return self._symbolic_build(data_batch=data_batch)
         if iterator is not None and strategy is not None and strategy.num_replicas_in_sync > 1:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(

@@ -24,8 +24,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mmzoo.tasks.distributed_fit import DistributedFit
 
-class _HeadTrainer(keras.Model):
+
+class _HeadTrainer(DistributedFit, keras.Model):
     """Trains `head` (a functional cut of `task`) with the task's loss; metrics are the
     task's compiled ones, on its main output."""
 
