@@ -77,7 +77,7 @@ def small_preset(preset, adapt=True, **overrides):
     >>> model = small_preset("vqa_san", dtype="mixed_float16")
     """
     import mmzoo
-    from mmzoo.registry import PRESETS
+    from mmzoo.zoo import PRESETS  # importing zoo registers the presets
 
     task = PRESETS.get(preset)["task"]
     model = mmzoo.load(preset, **{**SMALL_OVERRIDES[task],

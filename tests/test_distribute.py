@@ -71,6 +71,26 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     tiny, retriever = json.loads(sys.argv[4]), json.loads(sys.argv[5])
     common = dict(batch_size=8, max_examples=32, patience=50, verbose=0)
     runs = {}
+    # The captioning loss of a global batch whose replicas hold different numbers of
+    # tokens (2 and 8): each replica's loss / 2, summed (what Keras does).
+    import numpy as np
+    from mmzoo.tasks.captioning.losses import CaptionLoss
+    # ReductionToOneDevice: no collective ops, whose keys the strategies of the training
+    # runs below would meet again.
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
+    targets = np.array([[5, 0, 0, 0], [6, 0, 0, 0], [5, 6, 2, 3], [4, 3, 2, 6]], "int32")
+    logits = np.random.default_rng(0).normal(size=(4, 4, 8)).astype("float32")
+    halves = strategy.experimental_distribute_values_from_function(
+        lambda context: tuple(a[2 * context.replica_id_in_sync_group:][:2]
+                              for a in (targets, logits)))
+    per_replica = tf.function(lambda: strategy.run(
+        lambda t, l: CaptionLoss()(t, l) / 2, args=halves))()
+    runs["caption_loss"] = {
+        "one_device": float(CaptionLoss()(targets, logits)),
+        "mirrored": float(strategy.reduce("SUM", per_replica, axis=None)),
+        "mean_of_replica_means": float(CaptionLoss()(targets[:2], logits[:2])
+                                       + CaptionLoss()(targets[2:], logits[2:])) / 2}
     for name, preset, strategy, epochs, extra in [
             ("one_device", "sentiment_hybrid", "default", 2, {}),
             ("mirrored", "sentiment_hybrid", "mirrored", 2, {}),
@@ -86,6 +106,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         weights = mmzoo.load(preset, weights=str(folder), compile=False)
         runs[name] = {"metadata": read_metadata(folder),
                       "weights": [w.tolist() for w in weights.get_weights()]}
+
     print("RESULT" + json.dumps(runs))
 """)
 
@@ -96,7 +117,9 @@ def test_mirrored_on_two_cpus_gives_the_loss_curve_of_one_device(
     """Same global batch (8, 4 per replica), same seed: the same losses every epoch and
     the same weights. sentiment_hybrid: BatchNorm statistics over the global batch, and
     an auxiliary loss added by hand; retrieval_dual_encoder: InfoNCE over the global
-    batch's logits (each replica's 4 pairs alone give other losses)."""
+    batch's logits (each replica's 4 pairs alone give other losses). The captioning
+    loss is the global batch's token mean when the replicas hold different numbers of
+    tokens."""
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED_SCRIPT, str(av_folder), str(flickr_folder),
          str(tmp_path), json.dumps(TINY), json.dumps(RETRIEVER)],
@@ -119,6 +142,9 @@ def test_mirrored_on_two_cpus_gives_the_loss_curve_of_one_device(
     np.testing.assert_allclose([row["accuracy"] for row in runs["mirrored"]["metadata"]["history"]],
                                [row["accuracy"] for row in runs["one_device"]["metadata"]["history"]],
                                atol=LOSS_TOLERANCE)
+    caption = runs["caption_loss"]
+    np.testing.assert_allclose(caption["mirrored"], caption["one_device"], rtol=1e-5)
+    assert abs(caption["mean_of_replica_means"] - caption["one_device"]) > 0.05, caption
     # The feature cache of frozen encoders works under MirroredStrategy.
     frozen = runs["mirrored_frozen"]["metadata"]
     assert frozen["frozen_backbones"] and frozen["replicas"] == 2

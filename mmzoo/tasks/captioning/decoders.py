@@ -12,6 +12,7 @@ from keras import ops
 
 from mmzoo.layers import PositionEmbedding
 from mmzoo.layers.tracing import graphs_are_plain
+from mmzoo.tasks.captioning.losses import token_mean
 from mmzoo.tasks.captioning.tokens import NEG_INF, PAD_ID
 
 
@@ -395,7 +396,7 @@ class AttentionLSTMDecoder(keras.layers.Layer):
         valid = ops.cast(ops.not_equal(tokens, PAD_ID), "float32")
         coverage = ops.sum(alphas * ops.expand_dims(valid, -1), axis=1)
         total = ops.sum(ops.square(1.0 - coverage))
-        return self.attention_regularizer * total / ops.maximum(ops.sum(valid), 1.0)
+        return self.attention_regularizer * token_mean(total, ops.sum(valid))
 
     def compute_output_shape(self, tokens_shape, memory_shape):
         return (tokens_shape[0], tokens_shape[1], self.vocab_size)
