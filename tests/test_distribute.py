@@ -77,18 +77,18 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     from mmzoo.tasks.captioning.losses import CaptionLoss
     # ReductionToOneDevice: no collective ops, whose keys the strategies of the training
     # runs below would meet again.
-    strategy = tf.distribute.MirroredStrategy(
+    two_cpus = tf.distribute.MirroredStrategy(
         ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
     targets = np.array([[5, 0, 0, 0], [6, 0, 0, 0], [5, 6, 2, 3], [4, 3, 2, 6]], "int32")
     logits = np.random.default_rng(0).normal(size=(4, 4, 8)).astype("float32")
-    halves = strategy.experimental_distribute_values_from_function(
+    halves = two_cpus.experimental_distribute_values_from_function(
         lambda context: tuple(a[2 * context.replica_id_in_sync_group:][:2]
                               for a in (targets, logits)))
-    per_replica = tf.function(lambda: strategy.run(
+    per_replica = tf.function(lambda: two_cpus.run(
         lambda t, l: CaptionLoss()(t, l) / 2, args=halves))()
     runs["caption_loss"] = {
         "one_device": float(CaptionLoss()(targets, logits)),
-        "mirrored": float(strategy.reduce("SUM", per_replica, axis=None)),
+        "mirrored": float(two_cpus.reduce("SUM", per_replica, axis=None)),
         "mean_of_replica_means": float(CaptionLoss()(targets[:2], logits[:2])
                                        + CaptionLoss()(targets[2:], logits[2:])) / 2}
     for name, preset, strategy, epochs, extra in [
@@ -106,7 +106,6 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         weights = mmzoo.load(preset, weights=str(folder), compile=False)
         runs[name] = {"metadata": read_metadata(folder),
                       "weights": [w.tolist() for w in weights.get_weights()]}
-
     print("RESULT" + json.dumps(runs))
 """)
 
