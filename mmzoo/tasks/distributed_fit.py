@@ -54,7 +54,7 @@ class DistributedFit:
                     return None  # Keras then builds while tracing, as before
                 data_batch = dataset.element_spec
             return self._symbolic_build(data_batch=data_batch)
-        if iterator is not None and strategy is not None and strategy.num_replicas_in_sync > 1:
+        if iterator is not None and strategy.num_replicas_in_sync > 1:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
                     lambda value: (strategy.experimental_local_results(value)[0]
