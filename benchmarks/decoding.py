@@ -56,6 +56,7 @@ KERAS_IO_SIZE = dict(image_backbone="efficientnet_b0", image_weights=None,
                      num_layers=1, num_heads=2, encoder_layers=1, vocab_size=10000,
                      sequence_length=25)
 TARGETS = {1: 20.0, 32: 8.0}  # issue 17: end-to-end speed-up over the keras.io loop
+INT8_CALIBRATION = 16  # images; random weights here, so only the speed is meaningful
 TOKENS = 20
 # keras.io image captioning (../shared/ANCHORS.md): greedy, 20 tokens, its own loop.
 KERAS_IO = {1: {"captions_per_s": 0.57, "tokens_per_s": 11.4},
@@ -213,23 +214,30 @@ def timed(call):
 
 
 def keras_io_main(batches, repeats):
-    """keras.io loop vs `caption_transformer.generate` at the example's sizes."""
+    """keras.io loop vs `caption_transformer.generate` at the example's sizes, with the
+    float32 image backbone and with its int8 copy (`int8_image_backbone`)."""
     ours, _ = load_model("caption_transformer", None, **KERAS_IO_SIZE)
     theirs = KerasIOCaptioner()
     rng = np.random.default_rng(0)
     load = [os.getloadavg()]
     results = {"tokens_per_caption": TOKENS, "repeats": repeats, "machine": machine(),
                "batches": {}}
+    calibration = rng.uniform(0, 255, (INT8_CALIBRATION, 299, 299, 3)).astype("float32")
+    started = time.perf_counter()
+    int8 = ours.int8_image_backbone(calibration)
+    results["int8_conversion_s"] = round(time.perf_counter() - started, 1)
+    results["int8_calibration_images"] = INT8_CALIBRATION
+    encode = tf.function(lambda x: ours._inference_encoder()(x))
+    tail = tf.function(ours._grid_encoder())
     for batch in batches:
         pixels = rng.uniform(0, 255, (batch, 299, 299, 3)).astype("float32")
         images = tf.constant(pixels)
-        features = ours._inference_encoder()
-        encode = tf.function(lambda x: features(x))
 
-        def generate(beams, jit):
+        def generate(beams, jit, backbone=None):
             def call():
                 out = ours.generate(images, max_length=TOKENS, min_length=TOKENS,
-                                    num_beams=beams, jit_compile=jit)
+                                    num_beams=beams, jit_compile=jit,
+                                    image_backbone=backbone)
                 assert out["token_ids"].shape == (batch, TOKENS)
             return call
 
@@ -238,10 +246,12 @@ def keras_io_main(batches, repeats):
 
         calls = {"keras.io loop": keras_io}
         for search, beams in (("greedy", 1), ("beam 3", 3)):
-            for mode, jit in (("graph", False), ("xla", True)):
-                calls[f"mmzoo {search} {mode}"] = generate(beams, jit)
+            for backbone, label in ((None, ""), (int8, " int8")):
+                for mode, jit in (("graph", False), ("xla", True)):
+                    calls[f"mmzoo {search}{label} {mode}"] = generate(beams, jit, backbone)
         parts = {"keras.io CNN (eager)": lambda: theirs.cnn(pixels).numpy(),
-                 "mmzoo image encoder": lambda: encode(images).numpy()}
+                 "mmzoo image encoder": lambda: encode(images).numpy(),
+                 "mmzoo image encoder int8": lambda: tail(int8(pixels)).numpy()}
         first = {name: timed(call) for name, call in {**calls, **parts}.items()}
         medians = alternate({**calls, **parts}, repeats)
         load.append(os.getloadavg())
@@ -272,23 +282,33 @@ def write_keras_io_table(results):
             lines.append(f"| {batch} | {name} | {row['median_ms']:,.1f} | {speed} | "
                          f"{row['first_call_s']} | {ratio} | {verdict} |")
     for batch, rows in results["batches"].items():
-        keras_io, encoder = rows["keras.io loop"], rows["mmzoo image encoder"]
-        best = min((row["median_ms"], name) for name, row in rows.items()
-                   if name.startswith("mmzoo greedy"))
-        lines.append(
-            f"\nBatch {batch}: the keras.io loop {keras_io['median_ms']:,.0f} ms, "
-            f"{rows['keras.io CNN (eager)']['median_ms']:,.0f} ms of it its CNN; "
-            f"{best[1]} {best[0]:,.0f} ms, {encoder['median_ms']:,.0f} ms of it the image "
-            f"encoder: {keras_io['median_ms'] / encoder['median_ms']:.1f}x is the most "
-            "any decoding could give with this encoder.")
+        keras_io = rows["keras.io loop"]
+        line = (f"\nBatch {batch}: the keras.io loop {keras_io['median_ms']:,.0f} ms, "
+                f"{rows['keras.io CNN (eager)']['median_ms']:,.0f} ms of it its CNN.")
+        for label, encoder_row in (("float32", "mmzoo image encoder"),
+                                   ("int8", "mmzoo image encoder int8")):
+            best = min((row["median_ms"], name) for name, row in rows.items()
+                       if name.startswith("mmzoo greedy") and
+                       (" int8 " in name) == (label == "int8"))
+            encoder = rows[encoder_row]["median_ms"]
+            line += (f" With the {label} backbone: {best[1]} {best[0]:,.0f} ms, "
+                     f"{encoder:,.0f} ms of it the image encoder "
+                     f"({keras_io['median_ms'] / encoder:.1f}x is the most any decoding "
+                     "could give with it).")
+        lines.append(line)
     loads = ", ".join("/".join(str(v) for v in entry) for entry in results["load_average"])
     lines.append(f"\nAlternating rounds: {results['repeats']} per batch (medians); load "
                  f"average (1/5/15 min) at the start and after each batch: {loads} on "
                  f"{results['machine']['cpus']} CPUs. `graph`: one `tf.function` of the "
                  "image encoder (BatchNorm folded into the convolutions) and the cached "
-                 "search; `xla`: the same with the search loop under XLA. The CNN / "
-                 "encoder rows time the image side alone (its share of each side). "
-                 "bfloat16 (`dtype='mixed_bfloat16'`) is not timed: "
+                 "search; `xla`: the same with the search loop under XLA. `int8`: the "
+                 "image backbone quantized by `model.int8_image_backbone` (TFLite "
+                 "post-training quantization, run by LiteRT's XNNPACK int8 kernels; "
+                 f"converted once in {results['int8_conversion_s']} s from "
+                 f"{results['int8_calibration_images']} calibration images), the rest "
+                 "of the model float32 in TensorFlow. The keras.io side is float32 "
+                 "throughout. The CNN / encoder rows time the image side alone (its "
+                 "share of each side). bfloat16 (`dtype='mixed_bfloat16'`) is not timed: "
                  + ("this CPU has native bfloat16." if results['machine']['avx512_bf16']
                     or results['machine']['amx_bf16'] else "this CPU has no native "
                     "bfloat16 (AVX512-BF16 / AMX), so oneDNN emulates it, slower than "

@@ -17,8 +17,9 @@ class CaptioningPipeline:
     [[{'generated_text': ...}], [{'generated_text': ...}]]
 
     Keyword arguments go to `Captioner.generate` (max_length, num_beams,
-    length_penalty, early_stopping, temperature, top_k, seed, use_cache, jit_compile);
-    images are captioned `batch_size` at a time.
+    length_penalty, early_stopping, temperature, top_k, seed, use_cache, jit_compile,
+    image_backbone: an int8 backbone from `model.int8_image_backbone`); images are
+    captioned `batch_size` at a time.
     """
 
     def __init__(self, model):
