@@ -93,7 +93,8 @@ def export_tflite(model, path, signature="serve_tensors"):
     decoding) are not convertible; preprocess on the device instead.
 
     >>> export_tflite(model, "m.tflite")
-    >>> runner = tf.lite.Interpreter("m.tflite").get_signature_runner("serve_tensors")
+    >>> from ai_edge_litert.interpreter import Interpreter   # pip install ai-edge-litert
+    >>> runner = Interpreter("m.tflite").get_signature_runner("serve_tensors")
     >>> runner(image=pixels, text=model.preprocess(text=["a fine day"])["text"])
     """
     path = pathlib.Path(path)

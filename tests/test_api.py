@@ -1,9 +1,9 @@
 import json
-import warnings
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 import mmzoo
 from mmzoo import weights as weights_lib
@@ -166,9 +166,7 @@ def test_unknown_weights_name_lists_shipped_ones(shipped):
 def test_tflite_export_matches_the_model(image_audio_model, tmp_path, rng):
     path = mmzoo.export(image_audio_model, tmp_path / "model.tflite", format="tflite")
     x = tiny_inputs(rng, batch=2, modalities=("image", "audio"), sample_rate=8000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-        runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner()
+    runner = Interpreter(model_path=str(path)).get_signature_runner()
     np.testing.assert_allclose(runner(**x)["scores"],
                                image_audio_model.predict(x, verbose=0), atol=1e-5)
     with pytest.raises(ValueError, match="format must be one of"):

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 import mmzoo
 from mmzoo.exporting import tflite_sequence_length
@@ -22,9 +22,7 @@ def test_tflite_file_runs_on_builtin_ops_and_matches_keras(preset, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the Select-ops fallback warns
         path = mmzoo.export(model, tmp_path / f"{preset}.tflite", format="tflite")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-        interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter = Interpreter(model_path=str(path))
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
     assert not {"WHILE", "READ_VARIABLE"} & ops, ops  # unrolled, weights frozen
