@@ -77,6 +77,12 @@ class Int8Model:
             raise ValueError(f"calibration must be a non-empty batch of inputs [N, ...]; "
                              f"received shape {calibration.shape}.")
         _interpreter_class()  # fail before a long conversion when LiteRT is missing
+        mixed = sorted({layer.dtype_policy.name for layer in model._flatten_layers()
+                        if layer.dtype_policy.compute_dtype in ("float16", "bfloat16")})
+        if mixed:
+            raise ValueError(f"Int8Model quantizes a float32 model; {model.name} computes "
+                             f"in {', '.join(mixed)} (TFLite cannot quantize those "
+                             "graphs): load the model without a mixed-precision dtype.")
         inputs = keras.Input(calibration.shape[1:], dtype="float32", name="inputs")
         outputs = keras.tree.flatten(model(inputs))
         if len(outputs) != 1:

@@ -77,6 +77,11 @@ def test_int8_model_rejects_bad_inputs(quantized):
     two = keras.Model(model.input, [model.output, model.output])
     with pytest.raises(ValueError, match="one output.*has 2"):
         Int8Model.quantize(two, np.zeros((1, 16, 16, 3), "float32"))
+    images = keras.Input((16, 16, 3))
+    mixed = keras.Model(images, keras.layers.Conv2D(4, 3, dtype="mixed_bfloat16",
+                                                    name="mixed_conv")(images))
+    with pytest.raises(ValueError, match="float32 model.*computes in mixed_bfloat16"):
+        Int8Model.quantize(mixed, np.zeros((1, 16, 16, 3), "float32"))
 
 
 def test_without_litert_the_error_says_what_to_install(monkeypatch):
