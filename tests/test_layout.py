@@ -17,7 +17,7 @@ MAX_LINES = 420  # "about 400"
 # Lower layers never import higher ones (DESIGN.md, "Layout").
 LAYERS = [
     ("registry", "checks", "quiet"),
-    ("pretrained", "preprocessing", "layers", "reprs"),
+    ("pretrained", "preprocessing", "layers", "reprs", "int8"),
     ("backbones", "fusion", "datasets"),
     ("tasks", "presets", "weights"),
     ("zoo", "listing"),
