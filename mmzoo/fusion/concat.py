@@ -85,7 +85,10 @@ class _DecisionFusion(Fusion):
 
     def decision_weights(self):
         if self.learn_weights:
-            values = ops.softmax(ops.cast(self.weight_logits, "float32"))
+            # A softmax written out: ops.softmax warns on a single modality's axis of 1.
+            logits = ops.cast(self.weight_logits, "float32")
+            values = ops.exp(logits - ops.max(logits))
+            values = values / ops.sum(values)
         else:
             values = ops.array(self.modality_weights or [1.0] * len(self.modalities),
                                dtype="float32")

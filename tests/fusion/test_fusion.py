@@ -125,6 +125,27 @@ def test_pooled_fusion_matches_numpy_reference(name, options, count, rng):
         np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_learned_late_weights_over_one_modality_are_one_without_a_warning(rng):
+    """One modality: its learned weight is exactly 1 (the head's logits), the weight
+    still gets a (zero) gradient, and Keras' size-1 softmax warning is not raised."""
+    import warnings
+
+    import tensorflow as tf
+
+    layer = build_fusion("late", MODALITIES_3[:1], num_classes=3, learn_weights=True)
+    h = _features(rng, MODALITIES_3[:1])
+    p = {MODALITIES_3[0]: np.ones(4, "float32")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with tf.GradientTape() as tape:
+            out = layer(h, presence=p)
+        gradient = tape.gradient(out, layer.weight_logits)
+    head = layer.heads[MODALITIES_3[0]]
+    np.testing.assert_allclose(out, _dense(head, h[MODALITIES_3[0]]), atol=1e-5)
+    assert gradient is not None
+    np.testing.assert_allclose(gradient, 0.0, atol=1e-5)
+
+
 @pytest.mark.parametrize("name, options", POOLED_CASES)
 def test_missing_modality_features_never_reach_the_output(name, options, rng):
     layer = build_fusion(name, MODALITIES_3, **options)
