@@ -18,15 +18,16 @@ Needs `pip install ai-edge-litert` (mmzoo's `int8` extra). One `Int8Model` must 
 called from several threads at once (LiteRT interpreters are not thread-safe).
 """
 
+import contextlib
 import os
 import pathlib
-import sys
-import tempfile
 import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from mmzoo.quiet import captured_output
 
 INSTALL_HINT = "pip install ai-edge-litert  (or mmzoo's extra: pip install 'mmzoo[int8]')"
 
@@ -57,7 +58,7 @@ class Int8Model:
         self.flatbuffer = bytes(flatbuffer)
         self.num_threads = _cpu_count() if num_threads is None else int(num_threads)
         self._interpreter_class = _interpreter_class()
-        with _quiet():
+        with captured_output((1, 2)):
             probe = self._interpreter_class(model_content=self.flatbuffer, num_threads=1)
         inputs, outputs = probe.get_input_details(), probe.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
@@ -92,7 +93,8 @@ class Int8Model:
         converter = tf.lite.TFLiteConverter.from_keras_model(wrapper)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([row[None]] for row in calibration)
-        with _quiet(not verbose), warnings.catch_warnings():
+        quiet = contextlib.nullcontext() if verbose else captured_output((1, 2))
+        with quiet, warnings.catch_warnings():
             # Inputs stay float32 (quantized inside), so no input statistics are needed.
             warnings.filterwarnings("ignore", "Statistics for quantized inputs")
             flatbuffer = converter.convert()
@@ -132,7 +134,7 @@ class Int8Model:
         # One interpreter per batch size (resizing one re-plans its memory and
         # XNNPACK's kernels); the two most recent sizes are kept.
         if batch not in self._runners:
-            with _quiet():
+            with captured_output((1, 2)):
                 interpreter = self._interpreter_class(model_content=self.flatbuffer,
                                                       num_threads=self.num_threads)
                 index = interpreter.get_input_details()[0]["index"]
@@ -143,35 +145,3 @@ class Int8Model:
                 self._runners.pop(next(iter(self._runners)))
             self._runners[batch] = (interpreter, index, output)
         return self._runners[batch]
-
-
-class _quiet:
-    """Sends file descriptors 1 and 2 (the converter's summary and C++ logs, LiteRT's
-    "Created TensorFlow Lite XNNPACK delegate" line) to a temporary file, replayed on
-    stderr only if the block raises."""
-
-    def __init__(self, enabled=True):
-        self.enabled = enabled
-
-    def __enter__(self):
-        if self.enabled:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            self.log = tempfile.TemporaryFile(mode="w+b")
-            self.saved = [os.dup(1), os.dup(2)]
-            for descriptor in (1, 2):
-                os.dup2(self.log.fileno(), descriptor)
-        return self
-
-    def __exit__(self, kind, error, trace):
-        if self.enabled:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            for descriptor, saved in zip((1, 2), self.saved):
-                os.dup2(saved, descriptor)
-                os.close(saved)
-            if kind is not None:
-                self.log.seek(0)
-                os.write(2, self.log.read()[-20000:])
-            self.log.close()
-        return False

@@ -85,23 +85,42 @@ def _import_and_list_devices():
 def _with_stderr_captured(function):
     """(what was written to file descriptor 2 while `function` ran, its result). If it
     raises, the captured text is written back first, so no message is lost."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            result = function()
-        except BaseException:
-            _restore(saved)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode(errors="replace"))
-            raise
-        _restore(saved)
-        capture.seek(0)
-        return capture.read().decode(errors="replace"), result
+    with captured_output((2,)) as capture:
+        result = function()
+    return capture.text, result
 
 
-def _restore(saved):
-    sys.stderr.flush()
-    os.dup2(saved, 2)
-    os.close(saved)
+class captured_output:
+    """Sends file descriptors `descriptors` (2: stderr, 1: stdout), C++ writers
+    included, to a temporary file while the block runs; `text` holds what was written.
+    If the block raises, the text is written to stderr first, so no message is lost.
+
+    >>> with captured_output((1, 2)) as capture:
+    ...     converter.convert()
+    >>> capture.text
+    """
+
+    def __init__(self, descriptors=(2,)):
+        self.descriptors = tuple(descriptors)
+        self.text = ""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._file = tempfile.TemporaryFile()
+        self._saved = [os.dup(descriptor) for descriptor in self.descriptors]
+        for descriptor in self.descriptors:
+            os.dup2(self._file.fileno(), descriptor)
+        return self
+
+    def __exit__(self, kind, error, trace):
+        for descriptor, saved in zip(self.descriptors, self._saved):
+            (sys.stdout if descriptor == 1 else sys.stderr).flush()
+            os.dup2(saved, descriptor)
+            os.close(saved)
+        self._file.seek(0)
+        self.text = self._file.read().decode(errors="replace")
+        self._file.close()
+        if kind is not None:
+            sys.stderr.write(self.text)
+        return False
